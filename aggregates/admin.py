@@ -1,0 +1,31 @@
+from django.contrib import admin
+
+from aggregates.models import ProjectTaskStatusAgg
+
+
+@admin.register(ProjectTaskStatusAgg)
+class ProjectTaskStatusAggAdmin(admin.ModelAdmin):
+    """Read-only: the counts are derived; recalc_aggregates repairs them."""
+
+    list_display = [
+        "project",
+        "total_tasks",
+        "todo_tasks",
+        "active_tasks",
+        "review_tasks",
+        "issue_tasks",
+        "done_tasks",
+        "updated_at",
+    ]
+    list_select_related = ["project"]
+    search_fields = ["project__name", "project__key"]
+    list_filter = ["project__application"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

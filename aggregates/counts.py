@@ -1,0 +1,211 @@
+"""The counts themselves: deltas, the bootstrap of a missing row, and the derived status.
+
+Deltas, not recounts: a write costs the same in a project of ten tasks and of a hundred thousand.
+Recounts are for the bootstrap and for recalc_aggregates.
+"""
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+
+from django.core.cache import cache
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from aggregates.models import COUNT_FIELDS, ProjectTaskStatusAgg
+from boards.models import Category, Task
+
+log = logging.getLogger(__name__)
+
+INIT_KEY = "project_agg_init:{project_id}"
+INIT_TTL = 3600
+AGG_TABLE = ProjectTaskStatusAgg._meta.db_table
+
+Key = tuple[int, str]  # (project_id, category) of a live task
+
+
+class CountDriftError(RuntimeError):
+    """A count would go below zero or a row is missing: the counts were wrong before this write."""
+
+
+def derive_category(counts: Mapping[str, int]) -> str:
+    """The project status rule from ARCHITECTURE.md; first match wins."""
+    total = sum(counts.values())
+    if total == 0:
+        return Category.TODO
+    if counts.get(Category.ISSUE, 0):
+        return Category.ISSUE
+    done = counts.get(Category.DONE, 0)
+    if done == total:
+        return Category.DONE
+    if counts.get(Category.REVIEW, 0) == total - done:
+        return Category.REVIEW
+    if counts.get(Category.ACTIVE, 0) or counts.get(Category.REVIEW, 0) or done:
+        return Category.ACTIVE
+    return Category.TODO
+
+
+def set_derived_status(project_id: int, category: str) -> None:
+    """Point the project at its first column of `category`; writes only when that changes."""
+    distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
+    first_column = (
+        "(SELECT id FROM boards_taskstatus WHERE project_id = %s AND category = %s ORDER BY position, id LIMIT 1)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE boards_project SET derived_status_id = {first_column} "
+            f"WHERE id = %s AND derived_status_id {distinct} {first_column}",
+            [project_id, category, project_id, project_id, category],
+        )
+
+
+def refresh_derived_status(project_id: int) -> None:
+    """Re-derive from the stored counts, after columns were added, moved or recategorised."""
+    agg = ProjectTaskStatusAgg.objects.filter(pk=project_id).first()
+    if agg is not None:
+        set_derived_status(project_id, derive_category(agg.as_counts()))
+
+
+def apply_deltas(deltas: Mapping[Key, int]) -> None:
+    """Add each change to its project's row with one UPDATE per project. Call inside atomic()."""
+    per_project: dict[int, dict[str, int]] = defaultdict(dict)
+    for (project_id, category), change in deltas.items():
+        if change:
+            per_project[project_id][category] = per_project[project_id].get(category, 0) + change
+    for project_id, changes in sorted(per_project.items()):
+        changes = {category: n for category, n in changes.items() if n}
+        if changes:
+            _apply_project_delta(project_id, changes)
+
+
+def _apply_project_delta(project_id: int, changes: dict[str, int]) -> None:
+    assignments = [f"{COUNT_FIELDS[category]} = {COUNT_FIELDS[category]} + %s" for category in changes]
+    params: list = list(changes.values())
+    total = sum(changes.values())
+    if total:
+        assignments.append("total_tasks = total_tasks + %s")
+        params.append(total)
+    assignments.append("updated_at = %s")
+    params += [timezone.now(), project_id]
+    returning = ", ".join(COUNT_FIELDS.values())
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {AGG_TABLE} SET {', '.join(assignments)} WHERE project_id = %s RETURNING {returning}",
+                params,
+            )
+            row = cursor.fetchone()
+    except IntegrityError as error:
+        raise CountDriftError(
+            f"Applying {changes} to project {project_id} would make a count negative: the stored "
+            "counts were already wrong. Run `manage.py recalc_aggregates --check`."
+        ) from error
+    if row is None:
+        raise CountDriftError(f"Project {project_id} has no aggregate row; it must be bootstrapped first.")
+    set_derived_status(project_id, derive_category(dict(zip(COUNT_FIELDS, row, strict=True))))
+
+
+def count_live_tasks(project_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Live tasks per project and category, with one GROUP BY; never loads tasks."""
+    project_ids = list(project_ids)
+    counts: dict[int, dict[str, int]] = {pid: dict.fromkeys(COUNT_FIELDS, 0) for pid in project_ids}
+    rows = (
+        Task.objects.live()
+        .filter(project_id__in=project_ids)
+        .values_list("project_id", "task_status__category")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for project_id, category, n in rows:
+        counts[project_id][category] = n
+    return counts
+
+
+def has_row(project_id: int) -> bool:
+    return ProjectTaskStatusAgg.objects.filter(pk=project_id).exists()
+
+
+def bootstrap(project_id: int, *, use_cache: bool = True) -> None:
+    """Create a missing row from a recount. Call inside atomic(), before the write that needs it.
+
+    With use_cache=False the count is taken fresh: for callers whose write is already in the
+    transaction, where a cached count from before it would be wrong.
+    """
+    key = INIT_KEY.format(project_id=project_id)
+    counts = _cache_get(key) if use_cache else None
+    if counts is None:
+        counts = count_live_tasks([project_id])[project_id]
+        if use_cache:
+            _cache_set(key, counts)
+    if _insert_row(project_id, counts):
+        # The row now holds what the key held: the key must not outlive this commit.
+        transaction.on_commit(lambda: _cache_delete(key))
+    else:
+        # Another writer created the row first; our count may predate its commit.
+        _cache_delete(key)
+
+
+def ensure_row(project_id: int) -> None:
+    """Bootstrap the project's row when it is missing. Call inside atomic()."""
+    if not has_row(project_id):
+        bootstrap(project_id)
+
+
+def create_empty_row(project_id: int) -> None:
+    """The row of a project created just now, in its transaction."""
+    _insert_row(project_id, dict.fromkeys(COUNT_FIELDS, 0))
+
+
+def get_or_create_project_aggregation(project) -> ProjectTaskStatusAgg:
+    """The project's counts row, bootstrapped from one GROUP BY when it is missing."""
+    project_id = getattr(project, "pk", project)
+    agg = ProjectTaskStatusAgg.objects.filter(pk=project_id).first()
+    if agg is None:
+        with transaction.atomic():
+            bootstrap(project_id)
+            refresh_derived_status(project_id)
+        agg = ProjectTaskStatusAgg.objects.get(pk=project_id)
+    return agg
+
+
+def _insert_row(project_id: int, counts: Mapping[str, int]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING; True when this call created the row."""
+    columns = ["project_id", "total_tasks", *COUNT_FIELDS.values(), "updated_at"]
+    values = [project_id, sum(counts.values()), *(counts[c] for c in COUNT_FIELDS), timezone.now()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {AGG_TABLE} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
+            "ON CONFLICT (project_id) DO NOTHING RETURNING project_id",
+            values,
+        )
+        return cursor.fetchone() is not None
+
+
+# Redis is an accelerator: a cache failure costs a recount, never a request.
+_cache_failing = False
+
+
+def _cache_call(action: str, call, default=None):
+    global _cache_failing
+    try:
+        result = call()
+    except Exception:  # noqa: BLE001 - any cache failure is survivable here
+        if not _cache_failing:
+            log.warning("bootstrap cache %s failed; carrying on without the cache", action, exc_info=True)
+        _cache_failing = True
+        return default
+    _cache_failing = False
+    return result
+
+
+def _cache_get(key: str):
+    return _cache_call("get", lambda: cache.get(key))
+
+
+def _cache_set(key: str, counts: Mapping[str, int]) -> None:
+    _cache_call("set", lambda: cache.set(key, dict(counts), INIT_TTL))
+
+
+def _cache_delete(key: str) -> None:
+    _cache_call("delete", lambda: cache.delete(key))

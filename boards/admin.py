@@ -1,0 +1,93 @@
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models.deletion import RestrictedError
+
+from boards import services
+from boards.models import Application, Membership, Project, Task, TaskStatus
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Application)
+class ApplicationAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "application", "role"]
+    list_filter = ["role", "application"]
+    list_select_related = ["user", "application"]
+    search_fields = ["user__username", "application__name"]
+    autocomplete_fields = ["user", "application"]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["key", "name", "application", "derived_status", "created_at"]
+    list_filter = ["application"]
+    list_select_related = ["application", "derived_status"]
+    search_fields = ["name", "key"]
+    readonly_fields = ["derived_status", "created_at"]
+
+
+@admin.register(TaskStatus)
+class TaskStatusAdmin(admin.ModelAdmin):
+    list_display = ["name", "project", "category", "position", "wip_limit", "wip_hard"]
+    list_filter = ["category", "project"]
+    list_select_related = ["project"]
+    search_fields = ["name", "project__name", "project__key"]
+    ordering = ["project", "position"]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A column never changes project: its cards would be left on the other board.
+        return ["project"] if obj else []
+
+    def delete_model(self, request, obj):
+        try:
+            obj.delete()
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+
+    def delete_queryset(self, request, queryset):
+        for column in queryset:
+            self.delete_model(request, column)
+
+
+@admin.register(Task)
+class TaskAdmin(admin.ModelAdmin):
+    list_display = ["title", "project", "task_status", "assignee", "reporter", "archived_at", "updated_at"]
+    list_filter = [
+        "project",
+        "task_status__category",
+        ("assignee", admin.RelatedOnlyFieldListFilter),
+        ("archived_at", admin.EmptyFieldListFilter),
+    ]
+    list_select_related = ["project", "task_status", "assignee", "reporter"]
+    search_fields = ["title", "description"]
+    autocomplete_fields = ["assignee", "reporter", "task_status", "project"]
+    readonly_fields = ["created_at", "updated_at", "version"]
+    actions = ["archive_selected"]
+    show_full_result_count = False
+
+    @admin.action(description="Archive selected cards")
+    def archive_selected(self, request, queryset):
+        archived = 0
+        for project_id in set(queryset.values_list("project_id", flat=True)):
+            project = Project.objects.get(pk=project_id)
+            ids = list(queryset.filter(project_id=project_id, archived_at__isnull=True).values_list("pk", flat=True))
+            services.bulk_archive_tasks(project=project, task_ids=ids)
+            archived += len(ids)
+        self.message_user(request, f"Archived {archived} card(s).", messages.SUCCESS)
+
+    def delete_queryset(self, request, queryset):
+        try:
+            super().delete_queryset(request, queryset)
+        except RestrictedError as error:
+            self.message_user(request, str(error), messages.ERROR)

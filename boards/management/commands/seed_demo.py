@@ -1,0 +1,25 @@
+"""Build the demo board, or a large data set for benchmarks, with exact counts."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from boards.demo import seed_demo
+
+
+class Command(BaseCommand):
+    help = "Create the demo user (demo / demo), a workspace and projects full of cards."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--projects", type=int, default=3, help="projects to create (default 3)")
+        parser.add_argument("--tasks", type=int, default=300, help="cards per project (default 300)")
+        parser.add_argument("--if-empty", action="store_true", help="do nothing when any project exists")
+
+    def handle(self, *args, projects, tasks, if_empty, **options):
+        if projects < 1 or tasks < 0:
+            raise CommandError("--projects must be at least 1 and --tasks at least 0.")
+        result = seed_demo(projects=projects, tasks_per_project=tasks, only_if_empty=if_empty)
+        if result is None:
+            self.stdout.write("Demo data already present; nothing to do.")
+            return
+        if result.created_user:
+            self.stdout.write(self.style.SUCCESS("Created the demo user: log in as demo / demo"))
+        self.stdout.write(f"Workspace “{result.application.name}”: {projects} project(s), {result.tasks} card(s).")

@@ -1,0 +1,55 @@
+import pytest
+from django.core.cache import cache
+
+from boards.models import Membership
+from tests.factories import ApplicationFactory, MembershipFactory, UserFactory, make_project
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    """Each test starts with an empty cache (the test Redis database index)."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def application(db):
+    return ApplicationFactory()
+
+
+@pytest.fixture
+def owner(application):
+    return MembershipFactory(application=application, role=Membership.Role.OWNER).user
+
+
+@pytest.fixture
+def editor(application):
+    return MembershipFactory(application=application, role=Membership.Role.EDITOR).user
+
+
+@pytest.fixture
+def viewer(application):
+    return MembershipFactory(application=application, role=Membership.Role.VIEWER).user
+
+
+@pytest.fixture
+def outsider(db):
+    """A user with a workspace of their own, but not ours."""
+    return MembershipFactory(role=Membership.Role.OWNER).user
+
+
+@pytest.fixture
+def project(application):
+    return make_project(application, name="Website", key="WEB")
+
+
+@pytest.fixture
+def columns(project):
+    """The project's columns by category name (the default board has one each)."""
+    return {column.category: column for column in project.task_statuses.order_by("position")}
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
