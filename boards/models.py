@@ -243,12 +243,12 @@ class Task(models.Model):
         with transaction.atomic(using=kwargs.get("using"), savepoint=False):
             super().save(*args, **kwargs)
 
+    def get_absolute_url(self):
+        return reverse("card", args=[self.project_id, self.pk])
+
     def delete(self, *args, **kwargs):
         with transaction.atomic(using=kwargs.get("using"), savepoint=False):
             return super().delete(*args, **kwargs)
-
-    def get_absolute_url(self):
-        return reverse("card", args=[self.project_id, self.pk])
 
     def clean(self):
         self.check_same_project()
