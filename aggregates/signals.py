@@ -53,13 +53,18 @@ def stored_state(task_id: int, *, new_column: int | None = None):
     has a counts row; `new_category` the category of `new_column`, share-locked too.
     """
     target = "JOIN boards_taskstatus ns ON ns.id = %s" if new_column else ""
+    # The task is locked in a CTE of its own: locked through a join, a row that a concurrent
+    # move updated while we waited is rechecked against its old column and silently dropped.
     row = _fetchone(
-        "SELECT t.project_id, t.archived_at IS NULL, os.category, "
+        f"WITH t AS {_locks('MATERIALIZED')} ("
+        "SELECT project_id, task_status_id, archived_at FROM boards_task WHERE id = %s "
+        + _locks("FOR UPDATE")
+        + ") SELECT t.project_id, t.archived_at IS NULL, os.category, "
         f"EXISTS (SELECT 1 FROM {counts.AGG_TABLE} a WHERE a.project_id = t.project_id), "
         + ("ns.category " if new_column else "NULL ")
-        + f"FROM boards_task t JOIN boards_taskstatus os ON os.id = t.task_status_id {target} "
-        "WHERE t.id = %s " + _locks("FOR UPDATE OF t FOR SHARE OF os" + (", ns" if new_column else "")),
-        [new_column, task_id] if new_column else [task_id],
+        + f"FROM t JOIN boards_taskstatus os ON os.id = t.task_status_id {target} "
+        + _locks("FOR SHARE OF os" + (", ns" if new_column else "")),
+        [task_id, new_column] if new_column else [task_id],
     )
     if row is None:
         return None
