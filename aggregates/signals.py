@@ -17,6 +17,7 @@ from boards.models import COUNTED_FIELDS, Application, Project, Task, TaskStatus
 from boards.signals import columns_changed, tasks_bulk_changed
 
 SKIP = object()  # the save touches nothing counted
+COLUMN_FIELDS = ("category", "position")
 
 # (project_id, category) of a live task, or None for an archived or absent one.
 State = tuple[int, str] | None
@@ -152,22 +153,33 @@ def _apply(before: State, after: State) -> None:
     counts.apply_deltas(delta)
 
 
-def status_pre_save(sender, instance: TaskStatus, raw=False, **kwargs):
+def status_pre_save(sender, instance: TaskStatus, raw=False, update_fields=None, **kwargs):
     instance._agg_old = None
     if raw or instance._state.adding or instance.pk is None:
+        return
+    written = {"category", "position"}.intersection(update_fields if update_fields is not None else COLUMN_FIELDS)
+    if not written:
+        instance._agg_old = SKIP
         return
     row = _fetchone(
         "SELECT category, position FROM boards_taskstatus WHERE id = %s " + _locks("FOR UPDATE"),
         [instance.pk],
     )
-    if row is not None and row[0] != instance.category:
+    if row is None:
+        return
+    # A field the save does not write keeps its stored value, whatever the instance holds.
+    old = (
+        row[0] if "category" in written else instance.category,
+        row[1] if "position" in written else instance.position,
+    )
+    if old[0] != instance.category:
         counts.ensure_row(instance.project_id)
-    instance._agg_old = row
+    instance._agg_old = old
 
 
 def status_post_save(sender, instance: TaskStatus, created=False, raw=False, **kwargs):
     old = instance.__dict__.pop("_agg_old", None)
-    if raw:
+    if raw or old is SKIP:
         return
     if old is not None and old[0] != instance.category:
         # The column is locked FOR UPDATE: no move in or out can interleave with this count.
@@ -193,9 +205,9 @@ def on_columns_changed(sender, project_id: int, **kwargs):
 
 def on_tasks_bulk_changed(sender, deltas, **kwargs):
     """Bulk operations have written already: a missing row is counted fresh, with no delta."""
-    for project_id in {project_id for project_id, _ in deltas}:
-        if not counts.has_row(project_id):
-            counts.bootstrap(project_id, use_cache=False)
-            counts.refresh_derived_status(project_id)
+    for project_id in sorted({project_id for project_id, _ in deltas}):
+        # A row another writer created meanwhile was counted without our uncommitted write:
+        # only a row this call creates already holds the delta.
+        if not counts.has_row(project_id) and counts.bootstrap(project_id, use_cache=False):
             deltas = {key: n for key, n in deltas.items() if key[0] != project_id}
     counts.apply_deltas(deltas)
