@@ -5,6 +5,7 @@ With DEBUG off, SECRET_KEY and ALLOWED_HOSTS must be set.
 """
 
 import os
+import warnings
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -36,9 +37,8 @@ def database_from_url(url: str) -> dict:
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
-        # Django's psycopg pool, not CONN_MAX_AGE: under daphne each request runs in its own
-        # thread and persistent connections leak there.
-        "CONN_MAX_AGE": 0,
+        # Django's psycopg pool instead of CONN_MAX_AGE (left at its default, 0): under daphne
+        # each request runs in its own thread, where persistent connections pile up.
         "OPTIONS": {
             "pool": {
                 "min_size": int(os.environ.get("DB_POOL_MIN", "1")),
@@ -198,8 +198,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+if DEBUG:
+    # Development serves static files from the finders; STATIC_ROOT exists only after collectstatic.
+    warnings.filterwarnings("ignore", message="No directory at: ", category=UserWarning)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
