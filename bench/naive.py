@@ -8,12 +8,14 @@ from collections import Counter
 
 from django.db import connection, transaction
 from django.db.models import Count
+from django.http import HttpResponse
 from django.shortcuts import render
+from django.template import RequestContext, Template
 from django.utils import timezone
 
 from aggregates.models import COUNT_FIELDS, ProjectTaskStatusAgg
 from boards import services
-from boards.access import projects_for
+from boards.access import get_project_for, projects_for
 from boards.models import Task
 
 AGG_TABLE = ProjectTaskStatusAgg._meta.db_table
@@ -85,3 +87,31 @@ def home(request):
             project=project, total_tasks=sum(found.values()), **{COUNT_FIELDS[c]: n for c, n in found.items()}
         )
     return render(request, "boards/home.html", {"projects": projects})
+
+
+BOARD = Template(
+    """{% extends "base.html" %}{% block main %}<h1>{{ project.key }} · {{ project.name }}</h1>
+<div class="board">{% for column in columns %}<section class="column"><h2>{{ column.name }}</h2>
+{% for task in column.cards %}<article class="card" id="card-{{ task.pk }}"><h3>{{ task.title }}</h3>
+<span>{{ task.task_status.name }}</span><span>{{ task.assignee.first_name|default:"" }}</span>
+<span>{{ task.reporter.first_name|default:"" }}</span></article>{% endfor %}</section>{% endfor %}</div>
+{% endblock main %}"""
+)
+
+
+def board(request, project_id: int):
+    """The predecessor's board: every live card, its status, assignee and reporter joined, all rendered."""
+    project = get_project_for(request.user, project_id)
+    columns = list(project.task_statuses.order_by("position", "pk"))
+    by_column = {column.pk: column for column in columns}
+    for column in columns:
+        column.cards = []
+    tasks = (
+        Task.objects.live()
+        .filter(project=project)
+        .select_related("task_status", "assignee", "reporter")
+        .order_by("position", "pk")
+    )
+    for task in tasks:
+        by_column[task.task_status_id].cards.append(task)
+    return HttpResponse(BOARD.render(RequestContext(request, {"project": project, "columns": columns})))
