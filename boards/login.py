@@ -43,8 +43,8 @@ def is_locked_out(request: HttpRequest | None, username: str) -> bool:
     keys = _keys(request, username)
     try:
         counts = cache.get_many([key for key, _ in keys])
-    except Exception:  # noqa: BLE001 - the limit fails open
-        log.warning("login rate limit unavailable (cache error); letting the attempt through", exc_info=True)
+    except Exception as error:  # noqa: BLE001 - the limit fails open
+        log.warning("login rate limit unavailable, letting the attempt through: %r", error)
         return False
     return any((counts.get(key) or 0) >= limit for key, limit in keys)
 
@@ -58,8 +58,8 @@ def record_failure(request: HttpRequest | None, username: str) -> None:
             cache.incr(key)
         except ValueError:
             pass  # the key expired between add() and incr(): the window is over anyway
-        except Exception:  # noqa: BLE001
-            log.warning("login rate limit unavailable (cache error); failure not counted", exc_info=True)
+        except Exception as error:  # noqa: BLE001
+            log.warning("login rate limit unavailable, failure not counted: %r", error)
             return
 
 
@@ -69,8 +69,8 @@ def clear_failures(username: str) -> None:
     for key, _ in _keys(None, username):
         try:
             cache.delete(key)
-        except Exception:  # noqa: BLE001
-            log.warning("login rate limit unavailable (cache error)", exc_info=True)
+        except Exception as error:  # noqa: BLE001
+            log.warning("login rate limit unavailable, count not cleared: %r", error)
 
 
 class ThrottledAuthenticationFormMixin:
