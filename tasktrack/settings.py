@@ -30,7 +30,7 @@ def database_from_url(url: str) -> dict:
     if parts.scheme not in {"postgres", "postgresql"}:
         raise ImproperlyConfigured(f"DATABASE_URL must be postgres://…, not {parts.scheme}://")
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "tasktrack.db",  # django.db.backends.postgresql, with a quicker pool recovery
         "NAME": unquote(parts.path.lstrip("/")) or "tasktrack",
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),
@@ -39,9 +39,9 @@ def database_from_url(url: str) -> dict:
         # Django's psycopg pool, not CONN_MAX_AGE: under daphne each request runs in its own
         # thread and persistent connections leak there.
         "CONN_MAX_AGE": 0,
-        # With the pool this is psycopg_pool's `check`: each connection is tested as it leaves
-        # the pool, so one PostgreSQL closed meanwhile (a restart, a failover,
-        # pg_terminate_backend) is replaced instead of failing the next request.
+        # With the pool: each connection is tested as it leaves the pool, so one PostgreSQL closed
+        # meanwhile (a restart, a failover, pg_terminate_backend) is replaced instead of failing
+        # the next request. tasktrack.db replaces all the dead ones at once.
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
             "pool": {

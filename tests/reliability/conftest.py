@@ -4,6 +4,7 @@ Ports come from this branch's range (18700-18799); every wait is bounded.
 """
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -151,3 +152,9 @@ def daphne(transactional_db, tmp_path):
         stop_process(server.process)
     # Let the database forget the subprocess's pooled connections before the flush.
     connection.close()
+
+
+def server_errors(access_log: str, *, allow: tuple[int, ...] = ()) -> list[str]:
+    """daphne's access-log lines with a 5xx status (other than those allowed)."""
+    lines = re.findall(r'^.*"[A-Z]+ [^"]*" 5\d\d .*$', access_log, flags=re.M)
+    return [line for line in lines if int(line.rsplit('" ', 1)[1].split()[0]) not in allow]

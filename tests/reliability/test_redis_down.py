@@ -5,7 +5,6 @@ Each test points CACHES and CHANNEL_LAYERS at a redis-server of its own, then st
 """
 
 import os
-import re
 import signal
 from contextlib import contextmanager
 
@@ -18,6 +17,7 @@ from boards import login, services
 from boards.models import Task
 from tests.factories import UserFactory
 from tests.helpers import assert_counts_exact
+from tests.reliability.conftest import server_errors
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
 
@@ -178,11 +178,6 @@ class TestLoginLimitWithoutRedis:
         for _ in range(login.MAX_FAILURES_PER_USERNAME):
             client.post("/login/", {"username": "heidi", "password": "wrong"})
         assert client.post("/login/", {"username": "heidi", "password": "secret-pass"}).status_code == 429
-
-
-def server_errors(access_log: str) -> list[str]:
-    """daphne's access-log lines with a 5xx status."""
-    return re.findall(r'^.*"[A-Z]+ [^"]*" 5\d\d .*$', access_log, flags=re.M)
 
 
 def test_daphne_survives_redis_restart(daphne, own_redis, owner, project, columns):
