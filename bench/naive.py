@@ -16,7 +16,7 @@ from django.utils import timezone
 from aggregates.models import COUNT_FIELDS, ProjectTaskStatusAgg
 from boards import services
 from boards.access import get_project_for, projects_for
-from boards.models import Task
+from boards.models import Membership, Task
 
 AGG_TABLE = ProjectTaskStatusAgg._meta.db_table
 
@@ -64,7 +64,10 @@ def recount_row(project_id: int) -> None:
 
 
 def home(request):
-    """The home page with its counts from COUNT(*) GROUP BY at request time, not the counts rows."""
+    """boards.views.home with its counts from COUNT(*) GROUP BY at request time, not the counts rows."""
+    memberships = list(
+        Membership.objects.filter(user=request.user).select_related("application").order_by("application__name")
+    )
     projects = list(
         projects_for(request.user)
         .select_related("application", "derived_status")
@@ -80,13 +83,23 @@ def home(request):
     )
     for project_id, category, n in rows:
         counts[project_id][category] = n
+    by_application: dict[int, list] = {}
     for project in projects:
         found = counts[project.pk]
         # An unsaved row carrying the fresh counts, so the page renders exactly as ours does.
         project.status_aggregation = ProjectTaskStatusAgg(
             project=project, total_tasks=sum(found.values()), **{COUNT_FIELDS[c]: n for c, n in found.items()}
         )
-    return render(request, "boards/home.html", {"projects": projects})
+        by_application.setdefault(project.application_id, []).append(project)
+    workspaces = [
+        {
+            "application": membership.application,
+            "is_owner": membership.role == Membership.Role.OWNER,
+            "projects": by_application.get(membership.application_id, []),
+        }
+        for membership in memberships
+    ]
+    return render(request, "boards/home.html", {"workspaces": workspaces})
 
 
 BOARD = Template(
