@@ -63,13 +63,10 @@ def recount_row(project_id: int) -> None:
     )
 
 
-def home(request):
-    """boards.views.home with its counts from COUNT(*) GROUP BY at request time, not the counts rows."""
-    memberships = list(
-        Membership.objects.filter(user=request.user).select_related("application").order_by("application__name")
-    )
+def home_projects(user) -> list:
+    """The home page's projects with counts from COUNT(*) GROUP BY at request time, not the counts rows."""
     projects = list(
-        projects_for(request.user)
+        projects_for(user)
         .select_related("application", "derived_status")
         .order_by("application__name", "application_id", "name", "pk")
     )
@@ -83,13 +80,31 @@ def home(request):
     )
     for project_id, category, n in rows:
         counts[project_id][category] = n
-    by_application: dict[int, list] = {}
     for project in projects:
         found = counts[project.pk]
         # An unsaved row carrying the fresh counts, so the page renders exactly as ours does.
         project.status_aggregation = ProjectTaskStatusAgg(
             project=project, total_tasks=sum(found.values()), **{COUNT_FIELDS[c]: n for c, n in found.items()}
         )
+    return projects
+
+
+def stored_home_projects(user) -> list:
+    """The same projects as boards.views.home reads them: counts from the counts rows, one query."""
+    return list(
+        projects_for(user)
+        .select_related("application", "status_aggregation", "derived_status")
+        .order_by("application__name", "application_id", "name", "pk")
+    )
+
+
+def home(request):
+    """boards.views.home with its counts from COUNT(*) GROUP BY at request time (home_projects)."""
+    memberships = list(
+        Membership.objects.filter(user=request.user).select_related("application").order_by("application__name")
+    )
+    by_application: dict[int, list] = {}
+    for project in home_projects(request.user):
         by_application.setdefault(project.application_id, []).append(project)
     workspaces = [
         {
