@@ -94,7 +94,9 @@ def _locked_task(project: Project, task_id) -> Task:
 
 def _rank(column: TaskStatus, *, after_id=None, before_id=None, moving_id=None) -> float:
     """A position between the new neighbours; renumbers the column only when ranks run out."""
-    siblings = Task.objects.live().filter(task_status_id=column.pk).exclude(pk=moving_id)
+    # project_id too: the task_board_live index (project, task_status, position) then answers each
+    # MIN/MAX below from one end of a range, instead of scanning the whole column.
+    siblings = Task.objects.live().filter(project_id=column.project_id, task_status_id=column.pk).exclude(pk=moving_id)
     anchor_id, above = (after_id, True) if after_id else (before_id, False)
     anchor = siblings.filter(pk=anchor_id).values_list("position", "pk").first() if anchor_id else None
     if anchor is None:  # no neighbour given, or it left the column meanwhile: the bottom
@@ -103,11 +105,11 @@ def _rank(column: TaskStatus, *, after_id=None, before_id=None, moving_id=None) 
     position, pk = anchor
     if above:
         beyond = Q(position__gt=position) | Q(position=position, pk__gt=pk)
-        neighbour = siblings.filter(beyond).aggregate(m=Min("position"))["m"]
+        neighbour = siblings.filter(beyond, position__gte=position).aggregate(m=Min("position"))["m"]
         low, high = position, neighbour
     else:
         beyond = Q(position__lt=position) | Q(position=position, pk__lt=pk)
-        neighbour = siblings.filter(beyond).aggregate(m=Max("position"))["m"]
+        neighbour = siblings.filter(beyond, position__lte=position).aggregate(m=Max("position"))["m"]
         low, high = neighbour, position
     if low is None:
         return high - RANK_STEP
@@ -143,7 +145,11 @@ def create_task(
     with transaction.atomic():
         column = _lock_column_if_limited(project, status_id)
         _check_wip(column)
-        edge = Task.objects.live().filter(task_status_id=column.pk).aggregate(lo=Min("position"), hi=Max("position"))
+        edge = (
+            Task.objects.live()
+            .filter(project_id=project.pk, task_status_id=column.pk)
+            .aggregate(lo=Min("position"), hi=Max("position"))
+        )
         if edge["lo"] is None:
             position = 0.0
         elif at_top:
@@ -272,7 +278,12 @@ def bulk_move_tasks(*, project: Project, task_ids: Sequence, status_id) -> list[
         moving = [task for task in tasks if task.task_status_id != column.pk and not task.is_archived]
         _check_wip(column, incoming=len(moving))
         column = _share_lock_columns([column.pk])[column.pk]
-        last = Task.objects.live().filter(task_status_id=column.pk).aggregate(m=Max("position"))["m"] or 0.0
+        last = (
+            Task.objects.live()
+            .filter(project_id=project.pk, task_status_id=column.pk)
+            .aggregate(m=Max("position"))["m"]
+            or 0.0
+        )
         deltas: Counter = Counter()
         whens = []
         moving.sort(key=lambda task: (task.task_status.position, task.position, task.pk))
