@@ -14,6 +14,9 @@ BULK_METHODS = {"update", "bulk_create", "bulk_update"}
 # Ways to reach tasks: the model, its related managers, apps.get_model("boards", "Task").
 TASK_NAMES = {"Task"}
 TASK_ATTRIBUTES = {"tasks", "assigned_tasks", "reported_tasks"}
+# Benchmark data is built with raw SQL on purpose, in a *_bench database of its own, and its
+# counts are then written by bench.data.fill_aggregates: raw SQL is checked everywhere else.
+RAW_SQL_ALLOWED = {"bench"}
 RAW_TASK_WRITE = re.compile(r"\b(UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+\"?boards_task\b", re.IGNORECASE)
 
 
@@ -28,7 +31,7 @@ def mentions_tasks(node: ast.AST, task_vars: set[str]) -> bool:
     return False
 
 
-def bulk_task_writes(source: str, filename: str = "<snippet>") -> list[str]:
+def bulk_task_writes(source: str, filename: str = "<snippet>", *, raw_sql: bool = True) -> list[str]:
     """Each place in `source` that writes tasks without their signals, as "file:line what"."""
     tree = ast.parse(source, filename)
     # Names bound to task querysets (qs = Task.objects.filter(...)), followed to a fixpoint.
@@ -51,7 +54,12 @@ def bulk_task_writes(source: str, filename: str = "<snippet>") -> list[str]:
             and mentions_tasks(node.func.value, task_vars)
         ):
             found.append(f"{filename}:{node.lineno} .{node.func.attr}() on tasks")
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and RAW_TASK_WRITE.search(node.value):
+        if (
+            raw_sql
+            and isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and RAW_TASK_WRITE.search(node.value)
+        ):
             found.append(f"{filename}:{node.lineno} raw SQL writes boards_task")
     return found
 
@@ -67,7 +75,15 @@ def python_files():
 def test_no_bulk_task_writes_outside_services():
     files = list(python_files())
     assert ROOT / "boards" / "admin.py" in files and ROOT / "aggregates" / "recalc.py" in files
-    found = [hit for path in files for hit in bulk_task_writes(path.read_text(), str(path.relative_to(ROOT)))]
+    found = [
+        hit
+        for path in files
+        for hit in bulk_task_writes(
+            path.read_text(),
+            str(path.relative_to(ROOT)),
+            raw_sql=not RAW_SQL_ALLOWED.intersection(path.relative_to(ROOT).parts),
+        )
+    ]
     assert found == [], "use boards.services (bulk_move_tasks, bulk_archive_tasks, bulk_create_tasks): " + "; ".join(
         found
     )
