@@ -31,7 +31,7 @@ def database_from_url(url: str) -> dict:
     if parts.scheme not in {"postgres", "postgresql"}:
         raise ImproperlyConfigured(f"DATABASE_URL must be postgres://…, not {parts.scheme}://")
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "tasktrack.db",  # django.db.backends.postgresql, with a quicker pool recovery
         "NAME": unquote(parts.path.lstrip("/")) or "tasktrack",
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),
@@ -39,6 +39,10 @@ def database_from_url(url: str) -> dict:
         "PORT": str(parts.port or ""),
         # Django's psycopg pool instead of CONN_MAX_AGE (left at its default, 0): under daphne
         # each request runs in its own thread, where persistent connections pile up.
+        # Each connection is tested as it leaves the pool, so one PostgreSQL closed meanwhile (a
+        # restart, a failover, pg_terminate_backend) is replaced instead of failing the next
+        # request. tasktrack.db replaces all the dead ones at once.
+        "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
             "pool": {
                 "min_size": int(os.environ.get("DB_POOL_MIN", "1")),
@@ -89,6 +93,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tasktrack.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -98,6 +103,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "tasktrack.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "tasktrack.urls"
@@ -228,6 +234,12 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", False) else None
 X_FRAME_OPTIONS = "DENY"
+# Sent by tasktrack.middleware.ContentSecurityPolicyMiddleware; {ws_origins} is this host's ws/wss.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' {ws_origins}; frame-ancestors 'none'; form-action 'self'; base-uri 'self'; "
+    "object-src 'none'"
+)
 
 LOGGING = {
     "version": 1,
