@@ -315,3 +315,30 @@ class TestAsgi:
             return connected
 
         assert async_to_sync(connect)(b"http://evil.example.com") is False
+
+
+class TestMakeTestServicesCheck:
+    """`make test` stops at once, with one line naming the missing service and how to start it."""
+
+    @pytest.mark.parametrize(
+        ("variable", "url", "expected"),
+        [
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1:{port}/tasktrack", "PostgreSQL is not reachable"),
+            ("REDIS_URL", "redis://127.0.0.1:{port}/0", "Redis is not reachable"),
+        ],
+    )
+    def test_one_line_and_stop(self, unused_port, variable, url, expected):
+        env = {**os.environ, variable: url.format(port=unused_port)}
+        result = subprocess.run(
+            ["make", "--no-print-directory", "services-check"], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert result.returncode != 0
+        lines = (result.stdout + result.stderr).strip().splitlines()
+        assert len(lines) == 1, lines
+        assert expected in lines[0]
+        assert f"127.0.0.1:{unused_port}" in lines[0]
+        assert "start it with:" in lines[0]
+
+    def test_passes_when_both_listen(self):
+        result = subprocess.run(["make", "--no-print-directory", "services-check"], cwd=ROOT, capture_output=True)
+        assert result.returncode == 0, result.stdout + result.stderr
