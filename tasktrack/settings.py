@@ -161,7 +161,7 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "tasktrack.channel_layer.RedisChannelLayer",  # receives despite the short timeouts
             "CONFIG": {
                 "hosts": [
                     {
@@ -172,6 +172,7 @@ if REDIS_URL:
                 ],
                 "capacity": 500,
                 "expiry": 30,
+                "receive_timeout": REDIS_SOCKET_TIMEOUT / 2,
             },
         }
     }
