@@ -500,6 +500,24 @@ def _move_target(project: Project, task: Task, post) -> dict:
     return {"status_id": status_id, "after_id": after_id, "before_id": before_id}
 
 
+def _place(project: Project, task: Task) -> str:
+    """Where a card goes in the page: after the card that now precedes it in its column, or at the top.
+
+    Read from the stored order, not from what the client sent, so the page matches a reload; when
+    that neighbour is beyond the loaded pages the insert finds no target and the card stays unloaded,
+    as it would after a reload.
+    """
+    above = Q(position__lt=task.position) | Q(position=task.position, pk__lt=task.pk)
+    previous = (
+        Task.objects.live()
+        .filter(above, project=project, task_status_id=task.task_status_id)
+        .order_by("-position", "-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return f"afterend:#card-{previous}" if previous else f"afterbegin:#column-{task.task_status_id}-cards"
+
+
 @write_view
 def card_move(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpResponse:
     try:
@@ -511,15 +529,9 @@ def card_move(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpR
     if not request.htmx:
         return redirect(project)
     context = {**_card_context(project, task), "focus": request.POST.get("via") == "menu"}
-    if target.get("after_id"):
-        place = f"afterend:#card-{target['after_id']}"
-    elif target.get("before_id"):
-        place = f"beforebegin:#card-{target['before_id']}"
-    else:
-        place = f"beforeend:#column-{task.task_status_id}-cards"
     return _fragments(
         _oob_delete(f"#card-{task.pk}"),
-        _part("card", context, oob=place),
+        _part("card", context, oob=_place(project, task)),
         *_board_effects(request, project, {current.task_status_id, task.task_status_id}),
         _message(),
     )
@@ -572,7 +584,7 @@ def card_unarchive(request: HtmxHttpRequest, project: Project, task_id: int) -> 
     text = f"“{task.title}” is back in {task.task_status.name}."
     if where in ("board", "dialog"):
         parts += [
-            _part("card", _card_context(project, task), oob=f"beforeend:#column-{task.task_status_id}-cards"),
+            _part("card", _card_context(project, task), oob=_place(project, task)),
             *_board_effects(request, project, [task.task_status_id]),
             _message(text),
         ]

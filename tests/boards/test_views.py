@@ -285,7 +285,7 @@ class TestCardMove:
         x = services.create_task(project=project, status_id=active.pk, title="X", reporter=owner)
         response = editor_client.post(self.url(project, task), {"status_id": active.pk, "via": "menu"}, headers=HX)
         assert response.status_code == 200
-        assert f'hx-swap-oob="beforebegin:#card-{x.pk}"' in response.content.decode()
+        assert f'hx-swap-oob="afterbegin:#column-{active.pk}-cards"' in response.content.decode()
         assert "data-focus" in response.content.decode()
         titles = lambda: list(  # noqa: E731
             Task.objects.filter(task_status=active).order_by("position", "pk").values_list("title", flat=True)
@@ -294,6 +294,7 @@ class TestCardMove:
         response = editor_client.post(self.url(project, task), {"direction": "down"}, headers=HX)
         assert response.status_code == 200
         assert titles() == ["X", "First card"]
+        assert f'hx-swap-oob="afterend:#card-{x.pk}"' in response.content.decode()
         response = editor_client.post(self.url(project, task), {"direction": "down"}, headers=HX)
         assert response.status_code == 422
         assert "already at the bottom" in response.content.decode()
@@ -424,7 +425,7 @@ class TestArchiveAndDelete:
         assert agg(project).total_tasks == 0
         response = editor_client.post(reverse("card_unarchive", args=[project.pk, task.pk]), headers=HX)
         html = response.content.decode()
-        assert f'hx-swap-oob="beforeend:#column-{columns["todo"].pk}-cards"' in html
+        assert f'hx-swap-oob="afterbegin:#column-{columns["todo"].pk}-cards"' in html  # the only card
         assert f"project-{project.pk}-progress" in oob_ids(html)
         assert agg(project).todo_tasks == 1
         assert_counts_exact(project)
