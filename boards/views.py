@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
@@ -312,6 +313,7 @@ def project_rename(request: HtmxHttpRequest, project: Project) -> HttpResponse:
 
 @require_GET
 @login_required
+@vary_on_headers("HX-Request", "HX-Target")
 def board(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
     project = get_project_for(request.user, project_id)
     context = _board_context(project, BoardFilter.from_params(request.GET))
@@ -375,6 +377,7 @@ def _get_card(project: Project, task_id) -> Task:
 
 @require_GET
 @login_required
+@vary_on_headers("HX-Request")
 def card(request: HtmxHttpRequest, project_id: int, task_id: int) -> HttpResponse:
     project = get_project_for(request.user, project_id)
     task = _get_card(project, task_id)
@@ -417,8 +420,13 @@ def card_create(request: HtmxHttpRequest, project: Project, status_id: int) -> H
 
 @write_view
 def card_update(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpResponse:
-    task = _get_card(project, task_id)
-    request.error_target = f"card-{task.pk}-detail-message"
+    request.error_target = f"card-{task_id}-detail-message"
+    try:
+        task = _get_card(project, task_id)
+    except Http404:
+        raise Task.DoesNotExist(
+            "This card no longer exists: someone deleted it. Copy your text before you leave."
+        ) from None
     posted = {
         "title": request.POST.get("title", ""),
         "description": request.POST.get("description", ""),

@@ -182,6 +182,7 @@ class TestBoard:
             reverse("board", args=[project.pk]) + f"?assignee={owner.pk}", headers={**HX, "HX-Target": "board-columns"}
         )
         fragment = response.content.decode()
+        assert {"HX-Request", "HX-Target"} <= {h.strip() for h in response["Vary"].split(",")}
         assert fragment.lstrip().startswith('<div id="board-columns"')
         assert "<html" not in fragment
         assert fragment.count('class="card"') == 2
@@ -407,6 +408,15 @@ class TestCardDetailAndEdit:
         task.refresh_from_db()
         assert task.assignee is None and task.version == 1
 
+    def test_card_deleted_while_editing(self, owner_client, project, task):
+        services.delete_task(project=project, task_id=task.pk)
+        response = owner_client.post(
+            reverse("card_update", args=[project.pk, task.pk]), {"version": 1, "title": "Mine"}, headers=HX
+        )
+        assert response.status_code == 404
+        assert response["HX-Retarget"] == f"#card-{task.pk}-detail-message"
+        assert "no longer exists" in response.content.decode()
+
     def test_empty_title_refused(self, owner_client, project, task):
         response = owner_client.post(
             reverse("card_update", args=[project.pk, task.pk]), {"version": 1, "title": ""}, headers=HX
@@ -603,3 +613,26 @@ class TestPermissions:
         other_member = MembershipFactory().user
         client.force_login(other_member)
         assert "Website" not in client.get(reverse("home")).content.decode()
+
+
+class TestFragmentsWithoutRequest:
+    """The live push renders the same partials outside any request: they must not need one."""
+
+    def test_each_region_renders_alone(self, project, columns, task):
+        from django.template.loader import render_to_string
+
+        project = Project.objects.select_related("status_aggregation", "derived_status").get(pk=project.pk)
+        column = columns["todo"]
+        column.count, column.matching, column.over, column.full = 1, None, False, False
+        column.cards, column.has_more, column.cursor = [task], False, ""
+        context = {"project": project, "columns": list(columns.values()), "can_edit": True, "column": column}
+        card = render_to_string("boards/board.html#card", {**context, "task": task, "oob": True})
+        assert card.lstrip().startswith(f'<article class="card" id="card-{task.pk}"')
+        assert 'hx-swap-oob="true"' in card and "csrf" not in card
+        count = render_to_string("boards/board.html#column_count", {**context, "oob": True})
+        assert f'id="column-{column.pk}-count"' in count and 'hx-swap-oob="true"' in count
+        whole = render_to_string("boards/board.html#column", context)
+        assert f'id="column-{column.pk}"' in whole and f'id="card-{task.pk}"' in whole
+        for name in ("project_progress", "project_status", "project_name"):
+            html = render_to_string(f"boards/board.html#{name}", {"project": project, "oob": True})
+            assert f'id="project-{project.pk}-' in html and 'hx-swap-oob="true"' in html
