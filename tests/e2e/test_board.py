@@ -229,3 +229,36 @@ def test_filter_updates_url_and_screenshot(page, live_server, board):
     page.reload()
     expect(page.locator(".card")).to_have_count(6)
     expect(page.locator("#filter-q")).to_have_value("polish")
+
+
+def test_stale_edit_and_confirmed_delete(page, live_server, board):
+    project, columns = board["project"], board["columns"]
+    task = Task.objects.get(title="Fix login page")
+    page.goto(f"{live_server.url}{project.get_absolute_url()}")
+    page.locator(f"#card-{task.pk} .card-title a").click()
+    dialog = page.locator("#card-dialog")
+    expect(dialog).to_be_visible()
+    # Someone else saves first.
+    services.update_task(project=project, task_id=task.pk, version=task.version, title="Fix the login page")
+    dialog.locator("textarea[name=description]").fill("My careful notes")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_contain_text("Someone else changed this card")
+    expect(dialog.locator("textarea[name=description]")).to_have_value("My careful notes")
+    expect(dialog.locator(".conflict")).to_contain_text("Fix the login page")
+    task.refresh_from_db()
+    assert (task.title, task.description) == ("Fix the login page", "")
+    page.keyboard.press("Escape")
+
+    # Delete from the Archived view asks first; dismissing keeps the card.
+    services.archive_task(project=project, task_id=task.pk)
+    page.goto(f"{live_server.url}/projects/{project.pk}/archived/")
+    row = page.locator(f"#archived-{task.pk}")
+    page.once("dialog", lambda d: d.dismiss())
+    row.get_by_role("button", name="Delete").click()
+    expect(row).to_have_count(1)
+    page.once("dialog", lambda d: d.accept())
+    row.get_by_role("button", name="Delete").click()
+    expect(row).to_have_count(0)
+    assert not Task.objects.filter(pk=task.pk).exists()
+    assert_counts_exact(project)
+    assert columns["active"].tasks.count() == 1
