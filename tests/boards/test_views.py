@@ -341,6 +341,21 @@ class TestCardMove:
         assert task.task_status_id == columns["todo"].pk
         assert_counts_exact(project)
 
+    def test_move_query_count_does_not_grow_with_the_board(self, editor_client, project, columns, task):
+        def move_queries(status):
+            with CaptureQueriesContext(connection) as ctx:
+                response = editor_client.post(self.url(project, task), {"status_id": status.pk}, headers=HX)
+            assert response.status_code == 200
+            return len(ctx.captured_queries)
+
+        for column in columns.values():
+            add_tasks(project, column, 2)
+        small = move_queries(columns["done"])
+        for column in columns.values():
+            add_tasks(project, column, 300)
+        assert move_queries(columns["active"]) == small
+        assert_counts_exact(project)
+
     def test_filtered_board_gets_matching_counts(self, editor_client, project, columns, task):
         response = editor_client.post(
             self.url(project, task), {"status_id": columns["done"].pk, "q": "first"}, headers=HX
