@@ -15,7 +15,7 @@ from django.db import connection
 from django.db.models import Count, F, Q, Window
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.html import format_html
@@ -33,7 +33,9 @@ PAGE_SIZE = 50
 User = get_user_model()
 
 
-class HtmxHttpRequest:  # typing only: django-htmx adds .htmx to every request
+class HtmxHttpRequest(HttpRequest):
+    """For type hints: django_htmx.middleware.HtmxMiddleware adds .htmx to every request."""
+
     htmx: HtmxDetails
 
 

@@ -153,6 +153,17 @@ class TestBoard:
         expected = list(Task.objects.filter(task_status=column).order_by("position", "pk").values_list("pk", flat=True))
         assert sorted(map(int, seen)) == sorted(expected)
 
+    def test_show_more_keeps_the_filter(self, owner_client, project, columns):
+        add_tasks(project, columns["todo"], 60, title="Alpha")
+        add_tasks(project, columns["todo"], 60, title="Beta")
+        html = owner_client.get(reverse("board", args=[project.pk]) + "?q=beta").content.decode()
+        assert "60 match" in html and html.count('class="card"') == 50
+        cursor = re.search(r"cards/\?after=([^\"]+)\"", html).group(1)
+        url = reverse("column_more", args=[project.pk, columns["todo"].pk])
+        page = owner_client.get(f"{url}?after={cursor}&q=beta", headers=HX).content.decode()
+        assert page.count('class="card"') == 10
+        assert "Alpha" not in page and "Show more" not in page
+
     @pytest.mark.parametrize("query", ["", "?q=task&assignee=none"])
     def test_query_count_same_at_10_and_1000_tasks(self, owner_client, project, columns, query):
         url = reverse("board", args=[project.pk]) + query
