@@ -199,6 +199,15 @@ def test_hard_limit_refusal_puts_the_card_back(page, live_server, board):
     expect(page.locator("#board-messages")).to_contain_text("is full")
     expect(page.locator(f"#column-{columns['todo'].pk}-cards #{card_id}")).to_have_count(1)
     expect(page.locator(f"#column-{review.pk}-count .held")).to_have_text("1")
+
+    # A card deleted by someone else while it is on this page: the drag is refused and it leaves.
+    gone = Task.objects.get(title="Audit log")
+    services.delete_task(project=project, task_id=gone.pk)
+    with page.expect_response(lambda r: "/move/" in r.url) as response:
+        drag(page, page.locator(f"#card-{gone.pk}"), page.locator(f"#column-{columns['todo'].pk}-cards .card").first)
+    assert response.value.status == 404
+    expect(page.locator("#board-messages")).to_contain_text("no longer exists")
+    expect(page.locator(f"#card-{gone.pk}")).to_have_count(0)
     assert_counts_exact(project)
 
 
