@@ -443,6 +443,31 @@ def delete_column(*, project: Project, status_id) -> None:
 
 
 def column_counts(project: Project) -> dict[int, int]:
-    """Live cards per column of one project, with one GROUP BY."""
-    rows = Task.objects.live().filter(project=project).values_list("task_status_id").annotate(n=Count("id")).order_by()
-    return dict(rows)
+    """Live cards per column of one project.
+
+    A column alone in its category reads its count from the project's counts row (exact: kept in
+    the same transaction as every write), read fresh in the same query as the columns, so a board
+    costs the same at 100 cards and 100,000. Columns that share a category, or a project without a
+    counts row, are counted with one GROUP BY over those columns only.
+    """
+    stored = [f"project__status_aggregation__{category}_tasks" for category in Category.values]
+    rows = list(TaskStatus.objects.filter(project=project).values_list("pk", "category", *stored))
+    per_category = Counter(category for _, category, *_ in rows)
+    counts: dict[int, int] = {}
+    recount = []
+    for pk, category, *by_category in rows:
+        value = by_category[Category.values.index(category)]
+        if per_category[category] == 1 and value is not None:
+            counts[pk] = value
+        else:
+            recount.append(pk)
+    if recount:
+        counts.update(dict.fromkeys(recount, 0))
+        counts.update(
+            Task.objects.live()
+            .filter(project=project, task_status_id__in=recount)
+            .values_list("task_status_id")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+    return counts
