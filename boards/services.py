@@ -184,8 +184,19 @@ def update_task(*, project: Project, task_id, version: int, title=None, descript
     return task
 
 
+def _neighbour_id(value) -> int | None:
+    """A neighbour's id as given by a client: empty for none; anything but an integer is refused."""
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationError("The card's new neighbours are not valid ids.") from None
+
+
 def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=None) -> Task:
     """Move a card to a column, below `after_id` or above `before_id` (neither: the bottom)."""
+    after_id, before_id = _neighbour_id(after_id), _neighbour_id(before_id)
     with transaction.atomic():
         task = _locked_task(project, task_id)
         if task.is_archived:
