@@ -5,6 +5,7 @@ With DEBUG off, SECRET_KEY and ALLOWED_HOSTS must be set.
 """
 
 import os
+import warnings
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -36,12 +37,11 @@ def database_from_url(url: str) -> dict:
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
-        # Django's psycopg pool, not CONN_MAX_AGE: under daphne each request runs in its own
-        # thread and persistent connections leak there.
-        "CONN_MAX_AGE": 0,
-        # With the pool: each connection is tested as it leaves the pool, so one PostgreSQL closed
-        # meanwhile (a restart, a failover, pg_terminate_backend) is replaced instead of failing
-        # the next request. tasktrack.db replaces all the dead ones at once.
+        # Django's psycopg pool instead of CONN_MAX_AGE (left at its default, 0): under daphne
+        # each request runs in its own thread, where persistent connections pile up.
+        # Each connection is tested as it leaves the pool, so one PostgreSQL closed meanwhile (a
+        # restart, a failover, pg_terminate_backend) is replaced instead of failing the next
+        # request. tasktrack.db replaces all the dead ones at once.
         "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
             "pool": {
@@ -204,8 +204,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+if DEBUG:
+    # Development serves static files from the finders; STATIC_ROOT exists only after collectstatic.
+    warnings.filterwarnings("ignore", message="No directory at: ", category=UserWarning)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
