@@ -176,9 +176,13 @@ def update_task(*, project: Project, task_id, version: int, title=None, descript
         changes["title"] = clean_title(title)
     if description is not None:
         changes["description"] = clean_description(description)
+    try:
+        version = int(version)
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationError("This edit names no valid version of the card; reload it and try again.") from None
     with transaction.atomic():
         task = _locked_task(project, task_id)
-        if int(version) != task.version:
+        if version != task.version:
             raise StaleVersion(
                 "Someone else changed this card after you opened it. Your text is kept below; "
                 "reload the card to see their version before saving again."
