@@ -176,9 +176,13 @@ def update_task(*, project: Project, task_id, version: int, title=None, descript
         changes["title"] = clean_title(title)
     if description is not None:
         changes["description"] = clean_description(description)
+    try:
+        version = int(version)
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationError("This edit names no valid version of the card; reload it and try again.") from None
     with transaction.atomic():
         task = _locked_task(project, task_id)
-        if int(version) != task.version:
+        if version != task.version:
             raise StaleVersion(
                 "Someone else changed this card after you opened it. Your text is kept below; "
                 "reload the card to see their version before saving again."
@@ -195,8 +199,19 @@ def update_task(*, project: Project, task_id, version: int, title=None, descript
     return task
 
 
+def _neighbour_id(value) -> int | None:
+    """A neighbour's id as given by a client: empty for none; anything but an integer is refused."""
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationError("The card's new neighbours are not valid ids.") from None
+
+
 def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=None) -> Task:
     """Move a card to a column, below `after_id` or above `before_id` (neither: the bottom)."""
+    after_id, before_id = _neighbour_id(after_id), _neighbour_id(before_id)
     with transaction.atomic():
         task = _locked_task(project, task_id)
         if task.is_archived:
