@@ -11,6 +11,7 @@ and a rollback gives its numbers back: no gaps, no duplicates.
 from collections.abc import Sequence
 
 from django.db import connection
+from django.db.models import Min
 from django.utils import timezone
 from django.utils.timesince import timesince
 
@@ -19,7 +20,8 @@ from boards.models import Category, ProjectSequence, Task, TaskEvent, TaskStatus
 Kind = TaskEvent.Kind
 REPLAY_LIMIT = 200
 ACTIVITY_LIMIT = 50
-LIVE = (Category.TODO, Category.ACTIVE, Category.REVIEW, Category.ISSUE, Category.DONE)
+# The events that carry a card into a category; archive, unarchive and deletion do not count.
+FLOW_KINDS = (Kind.CREATED, Kind.MOVED)
 
 _SEQ_TABLE = ProjectSequence._meta.db_table
 _TAKE_SEQ = (
@@ -68,11 +70,42 @@ def _save(events: Sequence[TaskEvent]) -> list[TaskEvent]:
     for offset, event in enumerate(events, start=last - len(events) + 1):
         event.seq = offset
         event.at = now
+        if getattr(event, "starts_now", False):
+            event.started_at = now
     if len(events) == 1:
         events[0].save(force_insert=True)
     else:
         TaskEvent.objects.bulk_create(events, batch_size=5000)
     return list(events)
+
+
+def _mark_arrivals(pairs: Sequence[tuple[TaskEvent, Task]]) -> None:
+    """Give each arrival in done the time its card first went past todo.
+
+    A card coming straight from todo (or created in done) starts now; the others are looked up
+    with one query for all of them (an indexed read; no query when there are none).
+    """
+    arrivals = [(event, task) for event, task in pairs if _arrives_done(event)]
+    for event, _ in arrivals:
+        event.starts_now = event.from_category in (None, Category.TODO)
+    earlier = [task.pk for event, task in arrivals if not event.starts_now]
+    if not earlier:
+        return
+    first = dict(
+        TaskEvent.objects.filter(task_id__in=earlier, kind__in=FLOW_KINDS, to_category__isnull=False)
+        .exclude(to_category=Category.TODO)
+        .values_list("task_id")
+        .annotate(first=Min("at"))
+        .order_by()
+    )
+    for event, task in arrivals:
+        if not event.starts_now:
+            # Nothing logged (the card moved on before the log existed): count from its creation.
+            event.started_at = first.get(task.pk, task.created_at)
+
+
+def _arrives_done(event: TaskEvent) -> bool:
+    return event.to_category == Category.DONE and event.from_category != Category.DONE
 
 
 def _live_category(task: Task, status: TaskStatus) -> str | None:
@@ -82,25 +115,28 @@ def _live_category(task: Task, status: TaskStatus) -> str | None:
 def record_created(task: Task, *, actor=None) -> TaskEvent:
     """A new card. Call inside the creating transaction, after the save."""
     status = task.task_status
-    return _save(
-        [_event(task, Kind.CREATED, actor, {"to": _column(status)}, to_category=_live_category(task, status))]
-    )[0]
+    event = _event(task, Kind.CREATED, actor, {"to": _column(status)}, to_category=_live_category(task, status))
+    _mark_arrivals([(event, task)])
+    return _save([event])[0]
 
 
 def record_bulk_created(tasks: Sequence[Task], statuses: dict[int, TaskStatus], *, actor=None) -> list[TaskEvent]:
     """One `created` event per card of a bulk insert (tasks of one project)."""
-    return _save(
-        [
+    pairs = [
+        (
             _event(
                 task,
                 Kind.CREATED,
                 actor,
                 {"to": _column(statuses[task.task_status_id])},
                 to_category=_live_category(task, statuses[task.task_status_id]),
-            )
-            for task in tasks
-        ]
-    )
+            ),
+            task,
+        )
+        for task in tasks
+    ]
+    _mark_arrivals(pairs)
+    return _save([event for event, _ in pairs])
 
 
 def record_edited(task: Task, *, actor=None, changes: dict) -> TaskEvent:
@@ -128,14 +164,18 @@ def _moved(task: Task, actor, from_status: TaskStatus, to_status: TaskStatus) ->
 
 def record_moved(task: Task, *, actor=None, from_status: TaskStatus, to_status: TaskStatus) -> TaskEvent:
     """A card moved to another column, or within its column (`reordered`)."""
-    return _save([_moved(task, actor, from_status, to_status)])[0]
+    event = _moved(task, actor, from_status, to_status)
+    _mark_arrivals([(event, task)])
+    return _save([event])[0]
 
 
 def record_bulk_moved(
     moves: Sequence[tuple[Task, TaskStatus]], *, actor=None, to_status: TaskStatus
 ) -> list[TaskEvent]:
     """One `moved` event per card of a bulk move; `moves` pairs each card with its old column."""
-    return _save([_moved(task, actor, from_status, to_status) for task, from_status in moves])
+    pairs = [(_moved(task, actor, from_status, to_status), task) for task, from_status in moves]
+    _mark_arrivals(pairs)
+    return _save([event for event, _ in pairs])
 
 
 def record_archived(tasks: Sequence[Task], *, actor=None) -> list[TaskEvent]:

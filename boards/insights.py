@@ -126,21 +126,21 @@ class FlowMetrics:
 
 
 _FLOW_SQL = """
-WITH flow AS (
-    SELECT e.task_id,
-           max(e.at) FILTER (WHERE e.to_category = 'done' AND e.from_category IS DISTINCT FROM 'done') AS done_at,
-           min(e.at) FILTER (WHERE e.to_category <> 'todo') AS started_at
+WITH arrivals AS (
+    -- The last arrival in done of each card that arrived in the range (the range ends now).
+    SELECT DISTINCT ON (e.task_id) e.task_id, e.at AS done_at, e.started_at
     FROM boards_taskevent e
-    WHERE e.project_id = %(project)s AND e.task_id IS NOT NULL AND e.kind IN ('created', 'moved')
-    GROUP BY e.task_id
+    WHERE e.project_id = %(project)s AND e.to_category = 'done' AND e.at >= %(since)s
+      AND e.from_category IS DISTINCT FROM 'done' AND e.kind IN ('created', 'moved') AND e.task_id IS NOT NULL
+    ORDER BY e.task_id, e.seq DESC
 ), done AS (
-    SELECT f.done_at,
-           extract(epoch FROM f.done_at - t.created_at) / 86400.0 AS lead_days,
-           extract(epoch FROM f.done_at - f.started_at) / 86400.0 AS cycle_days
-    FROM flow f
-    JOIN boards_task t ON t.id = f.task_id
-    JOIN boards_taskstatus s ON s.id = t.task_status_id
-    WHERE f.done_at >= %(since)s AND s.category = 'done'
+    SELECT a.done_at,
+           extract(epoch FROM a.done_at - t.created_at) / 86400.0 AS lead_days,
+           extract(epoch FROM a.done_at - a.started_at) / 86400.0 AS cycle_days
+    FROM arrivals a
+    JOIN boards_task t ON t.id = a.task_id
+    JOIN boards_taskstatus st ON st.id = t.task_status_id
+    WHERE st.category = 'done'
 )
 SELECT GROUPING(week, lead_bucket, cycle_bucket), week, lead_bucket, cycle_bucket, count(*),
        percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY lead_days),
@@ -239,7 +239,7 @@ def oldest_open(project: Project, limit: int = 5) -> list[Task]:
 
 # Charts: plain data for templates/boards/insights.html, which draws them as SVG.
 
-WIDTH, HEIGHT = 720, 260
+WIDTH, HEIGHT = 960, 300
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 30
 
 

@@ -311,6 +311,8 @@ class TaskEvent(models.Model):
     from_category = models.CharField(max_length=10, choices=Category.choices, null=True)
     to_category = models.CharField(max_length=10, choices=Category.choices, null=True)
     task_count = models.PositiveIntegerField(default=1)
+    # On an arrival in done: when the card first went past todo (cycle time without a lookup).
+    started_at = models.DateTimeField(null=True, blank=True)
     data = models.JSONField(default=dict)
 
     class Meta:
@@ -319,6 +321,8 @@ class TaskEvent(models.Model):
         indexes = [
             models.Index(fields=["task", "seq"], name="taskevent_task"),
             models.Index(fields=["project", "at"], name="taskevent_project_at"),
+            # Arrivals in done, for lead and cycle time over a range.
+            models.Index(fields=["project", "at"], condition=Q(to_category="done"), name="taskevent_done_at"),
         ]
 
     def __str__(self):

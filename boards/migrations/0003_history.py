@@ -122,6 +122,7 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("task_count", models.PositiveIntegerField(default=1)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
                 ("data", models.JSONField(default=dict)),
                 (
                     "actor",
@@ -155,6 +156,9 @@ class Migration(migrations.Migration):
                 "indexes": [
                     models.Index(fields=["task", "seq"], name="taskevent_task"),
                     models.Index(fields=["project", "at"], name="taskevent_project_at"),
+                    models.Index(
+                        condition=models.Q(("to_category", "done")), fields=["project", "at"], name="taskevent_done_at"
+                    ),
                 ],
                 "constraints": [models.UniqueConstraint(fields=("project", "seq"), name="taskevent_unique_seq")],
             },

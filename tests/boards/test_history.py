@@ -74,6 +74,21 @@ class TestRecording:
         assert history.current_seq(project.pk) == 9
         assert_counts_exact(project)
 
+    def test_arrival_in_done_carries_the_first_start(self, project, columns, ana):
+        task = services.create_task(project=project, status_id=columns["todo"].pk, title="One", reporter=ana)
+        services.move_task(project=project, task_id=task.pk, status_id=columns["active"].pk, actor=ana)
+        services.move_task(project=project, task_id=task.pk, status_id=columns["review"].pk, actor=ana)
+        with CaptureQueriesContext(connection) as ctx:
+            services.move_task(project=project, task_id=task.pk, status_id=columns["done"].pk, actor=ana)
+        assert len(log_queries(ctx)) == 3  # the first start is looked up: one indexed read
+        created, started, _, done = events(project)
+        assert (created.started_at, done.started_at) == (None, started.at)
+        straight = services.create_task(project=project, status_id=columns["todo"].pk, title="Two", reporter=ana)
+        with CaptureQueriesContext(connection) as ctx:
+            services.move_task(project=project, task_id=straight.pk, status_id=columns["done"].pk, actor=ana)
+        assert len(log_queries(ctx)) == 2  # straight from todo: it starts now
+        assert events(project)[-1].started_at == events(project)[-1].at
+
     def test_no_event_for_an_edit_that_changes_nothing(self, project, columns, ana):
         task = services.create_task(project=project, status_id=columns["todo"].pk, title="Same", reporter=ana)
         services.update_task(project=project, task_id=task.pk, version=1, title="Same")

@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Case, F, Value, When
 from django.urls import reverse
 from django.utils import timezone
 
@@ -27,7 +28,10 @@ class Board:
         self.project, self.columns, self.actor = project, columns, actor
 
     def _stamp(self, when, task=None):
-        TaskEvent.objects.filter(project=self.project, seq=history.current_seq(self.project.pk)).update(at=when)
+        # An arrival in done that started with itself carries the same instant: date both.
+        TaskEvent.objects.filter(project=self.project, seq=history.current_seq(self.project.pk)).update(
+            at=when, started_at=Case(When(started_at=F("at"), then=Value(when)), default=F("started_at"))
+        )
         if task is not None:
             Task.objects.filter(pk=task.pk).update(created_at=when)
 
