@@ -2,6 +2,7 @@
 write endpoints exist, through boards.services otherwise (the section says which)."""
 
 import random
+import re
 
 from django.db import connection
 from django.test import Client
@@ -72,9 +73,23 @@ def driver_for(project: Project, user) -> Driver:
 
 
 def count_queries(action) -> int:
+    return len(capture_queries(action))
+
+
+def capture_queries(action) -> list[str]:
     with CaptureQueriesContext(connection) as captured:
         action()
-    return len(captured.captured_queries)
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def describe(sql: str) -> str:
+    """A short label for a query: its verb, its table, and what makes it costly or locking."""
+    text = " ".join(sql.split())
+    verb = text.split(" ", 1)[0].upper()
+    table = re.search(r'(?:FROM|UPDATE|INTO)\s+"?(\w+)"?', text, re.IGNORECASE)
+    label = verb + (f" {table.group(1)}" if table and verb not in ("BEGIN", "COMMIT") else "")
+    marks = [mark for mark in ("FOR UPDATE", "GROUP BY", "MIN(", "MAX(", "COUNT(", "LATERAL") if mark in text.upper()]
+    return label + (f" [{', '.join(m.rstrip('(') for m in marks)}]" if marks else "")
 
 
 class Picker:

@@ -5,7 +5,7 @@ from collections import Counter
 from aggregates.counts import count_live_tasks
 from aggregates.models import ProjectTaskStatusAgg
 from bench import data, naive
-from bench.drivers import Picker, count_queries, driver_for
+from bench.drivers import Picker, capture_queries, count_queries, describe, driver_for
 from bench.harness import Section, clock, interleave, ms, ratio, since, summary
 from boards.models import Project
 
@@ -81,6 +81,8 @@ def run(sizes) -> Section:
 
             samples = interleave({"ours": ours, "recount": recount}, sizes.reps)
             counted = Counter(count_queries(prepare()) for _ in range(3))
+            if n == max(sizes.operations):
+                section.raw[f"{op}: queries"] = [describe(sql) for sql in capture_queries(prepare())]
             queries[op][n] = counted
             stats = {name: summary(values) for name, values in samples.items()}
             section.raw[f"{op} @ {n}"] = {**stats, "queries": dict(counted)}
@@ -113,4 +115,7 @@ def run(sizes) -> Section:
         "ones. 'recount-per-write' is the same operation followed by rewriting the counts row from a "
         "GROUP BY over the project's tasks, instead of applying the delta: the cost that grows with N."
     )
+    for op in OPERATIONS:
+        labels = section.raw.get(f"{op}: queries", [])
+        section.notes.append(f"Queries of one {op} at {largest:,} tasks ({len(labels)}): " + " · ".join(labels))
     return section
