@@ -5,9 +5,25 @@ import os
 import platform
 from pathlib import Path
 
-from bench.harness import Section
+from bench.harness import Check, Section
 
 RESULTS = Path(__file__).resolve().parent / "results"
+FINDINGS = Path(__file__).resolve().parent / "FINDINGS.md"
+
+
+def findings() -> str:
+    """What the figures mean, what was fixed and what limits the rest: written by hand, kept beside the code."""
+    return FINDINGS.read_text() if FINDINGS.exists() else ""
+
+
+def rewrite(out: Path = RESULTS) -> None:
+    """README.md again from latest.json (after FINDINGS.md changed), without measuring anything."""
+    payload = json.loads((out / "latest.json").read_text())
+    sections = []
+    for raw in payload.pop("sections"):
+        checks = [Check(**check) for check in raw.pop("checks")]
+        sections.append(Section(**raw, checks=checks))
+    (out / "README.md").write_text(markdown(sections, meta=payload, preamble=findings()))
 
 
 def machine() -> dict:
@@ -28,11 +44,11 @@ def machine() -> dict:
     }
 
 
-def write(sections: list[Section], *, meta: dict, out: Path = RESULTS, preamble: str = "") -> None:
+def write(sections: list[Section], *, meta: dict, out: Path = RESULTS) -> None:
     out.mkdir(parents=True, exist_ok=True)
     payload = {**meta, "sections": [section.as_dict() for section in sections]}
     (out / "latest.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    (out / "README.md").write_text(markdown(sections, meta=meta, preamble=preamble))
+    (out / "README.md").write_text(markdown(sections, meta=meta, preamble=findings()))
 
 
 def _table(columns: list[str], rows: list[list]) -> list[str]:
@@ -54,8 +70,6 @@ def markdown(sections: list[Section], *, meta: dict, preamble: str = "") -> str:
         "ratios hold on a noisy machine even where the absolute times do not.",
         "",
     ]
-    if preamble:
-        lines += [preamble.strip(), ""]
     checks = [(section, check) for section in sections for check in section.checks]
     if checks:
         lines += ["## Targets", ""]
@@ -64,6 +78,8 @@ def markdown(sections: list[Section], *, meta: dict, preamble: str = "") -> str:
             [[s.title, c.target, "yes" if c.met else "**no**", c.detail] for s, c in checks],
         )
         lines.append("")
+    if preamble:
+        lines += [preamble.strip(), ""]
     for number, section in enumerate(sections, start=1):
         lines += [f"## {number}. {section.title}", ""]
         if section.rows:

@@ -98,7 +98,13 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     parser.add_argument("--only", action="append", choices=NAMES, metavar="NAME", help=f"one of {', '.join(NAMES)}")
     parser.add_argument("--out", type=Path, help="results directory (default bench/results)")
+    parser.add_argument("--readme", action="store_true", help="only rewrite README.md from latest.json")
     args = parser.parse_args(argv)
+    if args.readme:
+        from bench import report
+
+        report.rewrite(args.out or report.RESULTS)
+        return 0
 
     url = configure_environment()
     ensure_database(url)

@@ -1,6 +1,6 @@
 """8. Serving HTTP: the same move workload against daphne (everything) and gunicorn (WSGI)."""
 
-from bench.concurrency import COLUMNS, build, drift, row, run_moves
+from bench.concurrency import COLUMNS, build, drift, drift_detail, row, run_moves
 from bench.drivers import http_available
 from bench.harness import Section, ratio, summary
 from bench.servers import Server, next_port
@@ -43,12 +43,13 @@ def run(sizes) -> Section:
         "throughput: "
         f"{ratio(merged['gunicorn']['throughput'], merged['daphne']['throughput'])}."
     )
+    section.notes.append(recommendation(merged["daphne"], merged["gunicorn"]))
     section.check(
         "0 errors on both servers",
         merged["daphne"]["errors"] + merged["gunicorn"]["errors"] == 0,
         f"daphne {merged['daphne']['errors']}, gunicorn {merged['gunicorn']['errors']}",
     )
-    section.check("0 drift", after["cells"] == 0 and after["derived_status_ok"], str(after))
+    section.check("0 drift", after["cells"] == 0 and after["derived_status_ok"], drift_detail(after))
     return section
 
 
