@@ -170,3 +170,20 @@ def test_hammering_the_same_tasks(project, columns, owner, start_file):
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "match a recount" in check.stdout
+
+
+@pytest.mark.parametrize("operation", ["bulk_archive", "bulk_move"])
+def test_bulk_operation_counts_with_the_category_after_a_concurrent_change(project, columns, owner, operation):
+    cards = [
+        services.create_task(project=project, status_id=columns["todo"].pk, title=f"c{i}", reporter=owner)
+        for i in range(3)
+    ]
+    proc = spawn("hold_recategorise", project_id=project.pk, status_id=columns["todo"].pk, category="issue", hold=1.5)
+    assert workers.read_line(proc) == {"state": "held"}  # todo -> issue, uncommitted, column locked
+    ids = [card.pk for card in cards[:2]]
+    if operation == "bulk_archive":
+        services.bulk_archive_tasks(project=project, task_ids=ids)  # must subtract from issue, not todo
+    else:
+        services.bulk_move_tasks(project=project, task_ids=ids, status_id=columns["done"].pk)
+    assert workers.finish(proc) == {"state": "committed"}
+    assert_counts_exact(project)
