@@ -147,6 +147,18 @@ class TestTaskAdmin:
         assert task.task_status_id == columns["todo"].pk
         assert_counts_exact(project, other)
 
+    def test_moving_a_card_to_another_project_keeps_both_counts(self, admin_client, application, project, columns):
+        other = make_project(application, name="Other", key="OTH")
+        task = services.create_task(project=project, status_id=columns["issue"].pk, title="Moving", reporter=None)
+        target = other.task_statuses.get(category=Category.REVIEW)
+        response = admin_client.post(
+            reverse("admin:boards_task_change", args=[task.pk]), task_form(other, target, title="Moving")
+        )
+        assert response.status_code == 302
+        assert ProjectTaskStatusAgg.objects.get(pk=project.pk).total_tasks == 0
+        assert ProjectTaskStatusAgg.objects.get(pk=other.pk).review_tasks == 1
+        assert_counts_exact(project, other)
+
     def test_delete_view_and_bulk_delete_keep_counts(self, admin_client, project, columns, owner):
         tasks = [
             services.create_task(project=project, status_id=columns["active"].pk, title=f"T{n}", reporter=owner)
