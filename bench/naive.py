@@ -17,6 +17,7 @@ from aggregates.models import COUNT_FIELDS, ProjectTaskStatusAgg
 from boards import services
 from boards.access import get_project_for, projects_for
 from boards.models import Task
+from boards.views import home_context
 
 AGG_TABLE = ProjectTaskStatusAgg._meta.db_table
 
@@ -86,7 +87,7 @@ def home(request):
         project.status_aggregation = ProjectTaskStatusAgg(
             project=project, total_tasks=sum(found.values()), **{COUNT_FIELDS[c]: n for c, n in found.items()}
         )
-    return render(request, "boards/home.html", {"projects": projects})
+    return render(request, "boards/home.html", home_context(request.user, projects))
 
 
 BOARD = Template(

@@ -123,14 +123,17 @@ def _owner_only(project: Project) -> None:
 @require_GET
 @login_required
 def home(request: HtmxHttpRequest) -> HttpResponse:
-    memberships = list(
-        Membership.objects.filter(user=request.user).select_related("application").order_by("application__name")
-    )
     projects = (
         projects_for(request.user)
         .select_related("application", "status_aggregation", "derived_status")
         .order_by("application__name", "application_id", "name", "pk")
     )
+    return render(request, "boards/home.html", home_context(request.user, projects))
+
+
+def home_context(user, projects) -> dict:
+    """The home page's context: each of the user's workspaces with its projects (one more query)."""
+    memberships = Membership.objects.filter(user=user).select_related("application").order_by("application__name")
     by_application: dict[int, list[Project]] = {}
     for project in projects:
         by_application.setdefault(project.application_id, []).append(project)
@@ -142,7 +145,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         }
         for membership in memberships
     ]
-    return render(request, "boards/home.html", {"workspaces": workspaces})
+    return {"workspaces": workspaces}
 
 
 @require_POST

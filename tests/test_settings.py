@@ -88,7 +88,7 @@ class TestBackendsFromEnvironment:
         found = settings_for(
             DATABASE_URL="postgres://app:p%40ss@db.internal:6543/tracker", REDIS_URL="redis://cache.internal:6380/2"
         )
-        assert found["engine"] == "django.db.backends.postgresql"
+        assert found["engine"] == "tasktrack.db"  # django.db.backends.postgresql with a quicker pool recovery
         assert found["pool"]["max_size"] >= found["pool"]["min_size"] >= 1
         assert found["conn_max_age"] in (None, 0)  # the pool, never persistent connections
         cache = found["caches"]
