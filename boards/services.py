@@ -77,27 +77,27 @@ def _lock_column_if_limited(project: Project, status_id) -> TaskStatus:
     return column
 
 
-# When a concurrent writer moves a card while we wait for its lock, PostgreSQL rechecks the join
-# with the card's new column id against the old column row and drops the card from the result:
-# a card that was only moved looks deleted. Its mover has committed by then: read once more.
-LOCK_TRIES = 2
-
-
 def _locked_task(project: Project, task_id) -> Task:
-    locked = Task.objects.select_for_update(of=("self",)).select_related("task_status")
-    for _ in range(LOCK_TRIES):
-        try:
-            return locked.get(pk=int(task_id), project_id=project.pk)
-        except (TypeError, ValueError):
-            break
-        except Task.DoesNotExist:
-            continue
-    raise Task.DoesNotExist("That card no longer exists: someone may have deleted it.")
+    gone = Task.DoesNotExist("That card no longer exists: someone may have deleted it.")
+    try:
+        locked = Task.objects.select_for_update(of=("self",)).filter(pk=int(task_id), project_id=project.pk)
+    except (TypeError, ValueError):
+        raise gone from None
+    task = locked.select_related("task_status").first()
+    # When a concurrent move commits while we wait for the lock, PostgreSQL rechecks the join
+    # against the old column and drops the row: take the lock alone, then read again.
+    if task is None and locked.exists():
+        task = locked.select_related("task_status").first()
+    if task is None:
+        raise gone
+    return task
 
 
 def _rank(column: TaskStatus, *, after_id=None, before_id=None, moving_id=None) -> float:
     """A position between the new neighbours; renumbers the column only when ranks run out."""
-    siblings = Task.objects.live().filter(task_status_id=column.pk).exclude(pk=moving_id)
+    # project_id too: the task_board_live index (project, task_status, position) then answers each
+    # MIN/MAX below from one end of a range, instead of scanning the whole column.
+    siblings = Task.objects.live().filter(project_id=column.project_id, task_status_id=column.pk).exclude(pk=moving_id)
     anchor_id, above = (after_id, True) if after_id else (before_id, False)
     anchor = siblings.filter(pk=anchor_id).values_list("position", "pk").first() if anchor_id else None
     if anchor is None:  # no neighbour given, or it left the column meanwhile: the bottom
@@ -106,11 +106,11 @@ def _rank(column: TaskStatus, *, after_id=None, before_id=None, moving_id=None) 
     position, pk = anchor
     if above:
         beyond = Q(position__gt=position) | Q(position=position, pk__gt=pk)
-        neighbour = siblings.filter(beyond).aggregate(m=Min("position"))["m"]
+        neighbour = siblings.filter(beyond, position__gte=position).aggregate(m=Min("position"))["m"]
         low, high = position, neighbour
     else:
         beyond = Q(position__lt=position) | Q(position=position, pk__lt=pk)
-        neighbour = siblings.filter(beyond).aggregate(m=Max("position"))["m"]
+        neighbour = siblings.filter(beyond, position__lte=position).aggregate(m=Max("position"))["m"]
         low, high = neighbour, position
     if low is None:
         return high - RANK_STEP
@@ -147,7 +147,11 @@ def create_task(
     with transaction.atomic():
         column = _lock_column_if_limited(project, status_id)
         _check_wip(column)
-        edge = Task.objects.live().filter(task_status_id=column.pk).aggregate(lo=Min("position"), hi=Max("position"))
+        edge = (
+            Task.objects.live()
+            .filter(project_id=project.pk, task_status_id=column.pk)
+            .aggregate(lo=Min("position"), hi=Max("position"))
+        )
         if edge["lo"] is None:
             position = 0.0
         elif at_top:
@@ -177,9 +181,13 @@ def update_task(
         changes["title"] = clean_title(title)
     if description is not None:
         changes["description"] = clean_description(description)
+    try:
+        version = int(version)
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationError("This edit names no valid version of the card; reload it and try again.") from None
     with transaction.atomic():
         task = _locked_task(project, task_id)
-        if int(version) != task.version:
+        if version != task.version:
             raise StaleVersion(
                 "Someone else changed this card after you opened it. Your text is kept below; "
                 "reload the card to see their version before saving again."
@@ -198,8 +206,19 @@ def update_task(
     return task
 
 
+def _neighbour_id(value) -> int | None:
+    """A neighbour's id as given by a client: empty for none; anything but an integer is refused."""
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationError("The card's new neighbours are not valid ids.") from None
+
+
 def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=None, actor=None) -> Task:
     """Move a card to a column, below `after_id` or above `before_id` (neither: the bottom)."""
+    after_id, before_id = _neighbour_id(after_id), _neighbour_id(before_id)
     with transaction.atomic():
         task = _locked_task(project, task_id)
         if task.is_archived:
@@ -250,31 +269,32 @@ def delete_task(*, project: Project, task_id, actor=None) -> Task:
     return task
 
 
-def _share_lock_columns(status_ids: Iterable[int]) -> None:
-    # Bulk writes bypass the model handlers: take the same column locks they would.
-    if connection.features.has_select_for_update and status_ids:
-        ids = sorted(set(status_ids))
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT id FROM boards_taskstatus WHERE id = ANY(%s) ORDER BY id FOR SHARE", [ids])
+def _share_lock_columns(status_ids: Iterable[int] = (), *, project: Project | None = None) -> dict[int, TaskStatus]:
+    """Columns by id (or all of `project`), read under FOR SHARE.
+
+    Bulk writes bypass the model handlers: they take the same column locks, and count with the
+    category read under the lock, which a concurrent category change cannot make stale.
+    """
+    columns = TaskStatus.objects.filter(project=project) if project else TaskStatus.objects.filter(pk__in=status_ids)
+    if connection.features.has_select_for_update:
+        sql, params = columns.order_by("pk").query.sql_with_params()
+        columns = TaskStatus.objects.raw(f"{sql} FOR SHARE", params)
+    return {column.pk: column for column in columns}
 
 
 def _locked_tasks(project: Project, task_ids: Sequence) -> list[Task]:
+    """The tasks locked FOR UPDATE, each with its column read under FOR SHARE."""
     try:
         ids = sorted({int(pk) for pk in task_ids})
     except (TypeError, ValueError):
         raise ValidationError("Some of the selected cards are not valid ids.") from None
-    locked = (
-        Task.objects.select_for_update(of=("self",))
-        .filter(project_id=project.pk, pk__in=ids)
-        .select_related("task_status")
-        .order_by("pk")
-    )
-    for _ in range(LOCK_TRIES):  # see _locked_task
-        tasks = list(locked.all())
-        if len(tasks) == len(ids):
-            break
-    else:
+    # No join in the locking query: see _locked_task.
+    tasks = list(Task.objects.select_for_update().filter(project_id=project.pk, pk__in=ids).order_by("pk"))
+    if len(tasks) != len(ids):
         raise Task.DoesNotExist("Some of the selected cards no longer exist; nothing was changed.")
+    columns = _share_lock_columns({task.task_status_id for task in tasks})
+    for task in tasks:
+        task.task_status = columns[task.task_status_id]
     return tasks
 
 
@@ -285,8 +305,13 @@ def bulk_move_tasks(*, project: Project, task_ids: Sequence, status_id, actor=No
         column = _lock_column_if_limited(project, status_id)
         moving = [task for task in tasks if task.task_status_id != column.pk and not task.is_archived]
         _check_wip(column, incoming=len(moving))
-        _share_lock_columns({task.task_status_id for task in tasks} | {column.pk})
-        last = Task.objects.live().filter(task_status_id=column.pk).aggregate(m=Max("position"))["m"] or 0.0
+        column = _share_lock_columns([column.pk])[column.pk]
+        last = (
+            Task.objects.live()
+            .filter(project_id=project.pk, task_status_id=column.pk)
+            .aggregate(m=Max("position"))["m"]
+            or 0.0
+        )
         deltas: Counter = Counter()
         whens = []
         moving.sort(key=lambda task: (task.task_status.position, task.position, task.pk))
@@ -313,7 +338,6 @@ def bulk_archive_tasks(*, project: Project, task_ids: Sequence, actor=None) -> l
     with transaction.atomic():
         tasks = _locked_tasks(project, task_ids)
         live = [task for task in tasks if not task.is_archived]
-        _share_lock_columns({task.task_status_id for task in live})
         now = timezone.now()
         deltas = Counter((project.pk, task.task_status.category) for task in live)
         if live:
@@ -330,9 +354,8 @@ def bulk_archive_tasks(*, project: Project, task_ids: Sequence, actor=None) -> l
 def bulk_create_tasks(*, project: Project, tasks: Sequence[Task], batch_size: int = 5000, actor=None) -> int:
     """Insert many prepared tasks of one project at once (imports, demo data); counts follow."""
     with transaction.atomic():
-        statuses = {status.pk: status for status in TaskStatus.objects.filter(project=project)}
-        columns = {pk: status.category for pk, status in statuses.items()}
-        _share_lock_columns(columns)
+        statuses = _share_lock_columns(project=project)
+        columns = {pk: column.category for pk, column in statuses.items()}
         deltas: Counter = Counter()
         for task in tasks:
             if task.task_status_id not in columns:
@@ -456,6 +479,31 @@ def delete_column(*, project: Project, status_id) -> None:
 
 
 def column_counts(project: Project) -> dict[int, int]:
-    """Live cards per column of one project, with one GROUP BY."""
-    rows = Task.objects.live().filter(project=project).values_list("task_status_id").annotate(n=Count("id")).order_by()
-    return dict(rows)
+    """Live cards per column of one project.
+
+    A column alone in its category reads its count from the project's counts row (exact: kept in
+    the same transaction as every write), read fresh in the same query as the columns, so a board
+    costs the same at 100 cards and 100,000. Columns that share a category, or a project without a
+    counts row, are counted with one GROUP BY over those columns only.
+    """
+    stored = [f"project__status_aggregation__{category}_tasks" for category in Category.values]
+    rows = list(TaskStatus.objects.filter(project=project).values_list("pk", "category", *stored))
+    per_category = Counter(category for _, category, *_ in rows)
+    counts: dict[int, int] = {}
+    recount = []
+    for pk, category, *by_category in rows:
+        value = by_category[Category.values.index(category)]
+        if per_category[category] == 1 and value is not None:
+            counts[pk] = value
+        else:
+            recount.append(pk)
+    if recount:
+        counts.update(dict.fromkeys(recount, 0))
+        counts.update(
+            Task.objects.live()
+            .filter(project=project, task_status_id__in=recount)
+            .values_list("task_status_id")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+    return counts

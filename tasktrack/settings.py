@@ -5,6 +5,7 @@ With DEBUG off, SECRET_KEY and ALLOWED_HOSTS must be set.
 """
 
 import os
+import warnings
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -30,15 +31,18 @@ def database_from_url(url: str) -> dict:
     if parts.scheme not in {"postgres", "postgresql"}:
         raise ImproperlyConfigured(f"DATABASE_URL must be postgres://…, not {parts.scheme}://")
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "tasktrack.db",  # django.db.backends.postgresql, with a quicker pool recovery
         "NAME": unquote(parts.path.lstrip("/")) or "tasktrack",
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
-        # Django's psycopg pool, not CONN_MAX_AGE: under daphne each request runs in its own
-        # thread and persistent connections leak there.
-        "CONN_MAX_AGE": 0,
+        # Django's psycopg pool instead of CONN_MAX_AGE (left at its default, 0): under daphne
+        # each request runs in its own thread, where persistent connections pile up.
+        # Each connection is tested as it leaves the pool, so one PostgreSQL closed meanwhile (a
+        # restart, a failover, pg_terminate_backend) is replaced instead of failing the next
+        # request. tasktrack.db replaces all the dead ones at once.
+        "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
             "pool": {
                 "min_size": int(os.environ.get("DB_POOL_MIN", "1")),
@@ -89,15 +93,18 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tasktrack.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "tasktrack.middleware.RejectNullCharactersMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "tasktrack.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "tasktrack.urls"
@@ -155,7 +162,7 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "tasktrack.channel_layer.RedisChannelLayer",  # receives despite the short timeouts
             "CONFIG": {
                 "hosts": [
                     {
@@ -166,6 +173,7 @@ if REDIS_URL:
                 ],
                 "capacity": 500,
                 "expiry": 30,
+                "receive_timeout": REDIS_SOCKET_TIMEOUT / 2,
             },
         }
     }
@@ -198,8 +206,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+if DEBUG:
+    # Development serves static files from the finders; STATIC_ROOT exists only after collectstatic.
+    warnings.filterwarnings("ignore", message="No directory at: ", category=UserWarning)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -225,6 +236,12 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", False) else None
 X_FRAME_OPTIONS = "DENY"
+# Sent by tasktrack.middleware.ContentSecurityPolicyMiddleware; {ws_origins} is this host's ws/wss.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' {ws_origins}; frame-ancestors 'none'; form-action 'self'; base-uri 'self'; "
+    "object-src 'none'"
+)
 
 LOGGING = {
     "version": 1,
