@@ -21,7 +21,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
-from boards import fragments, services
+from boards import fragments, history, services
 from boards.access import ReadOnly, can_edit, get_project_for, is_owner, projects_for
 from boards.fragments import BoardFilter
 from boards.models import Category, Membership, Project, Task, TaskStatus
@@ -256,6 +256,7 @@ def card(request: HtmxHttpRequest, project_id: int, task_id: int) -> HttpRespons
     project = get_project_for(request.user, project_id)
     task = _get_card(project, task_id)
     context = {**_card_context(project, task), "members": fragments.members(project), "in_dialog": bool(request.htmx)}
+    context["events"] = history.card_activity(task)
     if request.htmx:
         return render(request, "boards/card.html#detail", context)
     return render(request, "boards/card.html", context)
@@ -316,6 +317,7 @@ def card_update(request: HtmxHttpRequest, project: Project, task_id: int) -> Htt
             title=posted["title"],
             description=posted["description"],
             assignee=assignee,
+            actor=request.user,
         )
     except (ValidationError, services.StaleVersion) as error:
         # The user's text goes back into the form: nothing they typed is lost.
@@ -389,7 +391,7 @@ def card_move(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpR
     except (Task.DoesNotExist, ValueError):
         raise Task.DoesNotExist("That card no longer exists: someone may have deleted it.") from None
     target = _move_target(project, current, request.POST)
-    task = services.move_task(project=project, task_id=current.pk, **target)
+    task = services.move_task(project=project, task_id=current.pk, actor=request.user, **target)
     if not request.htmx:
         return redirect(project)
     context = {**_card_context(project, task), "focus": request.POST.get("via") == "menu"}
@@ -419,7 +421,7 @@ def _detail(request, project: Project, task: Task) -> str:
 
 @write_view
 def card_archive(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpResponse:
-    task = services.archive_task(project=project, task_id=task_id)
+    task = services.archive_task(project=project, task_id=task_id, actor=request.user)
     if not request.htmx:
         return redirect(project)
     task = _get_card(project, task.pk)
@@ -435,7 +437,7 @@ def card_archive(request: HtmxHttpRequest, project: Project, task_id: int) -> Ht
 
 @write_view
 def card_unarchive(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpResponse:
-    task = services.unarchive_task(project=project, task_id=task_id)
+    task = services.unarchive_task(project=project, task_id=task_id, actor=request.user)
     if not request.htmx:
         return redirect(project)
     task = _get_card(project, task.pk)
@@ -455,7 +457,7 @@ def card_unarchive(request: HtmxHttpRequest, project: Project, task_id: int) -> 
 
 @write_view
 def card_delete(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpResponse:
-    task = services.delete_task(project=project, task_id=task_id)
+    task = services.delete_task(project=project, task_id=task_id, actor=request.user)
     where = _where(request)
     if not request.htmx:
         return redirect("archived" if where == "archived" else "board", project.pk)
@@ -522,6 +524,7 @@ def column_update(request: HtmxHttpRequest, project: Project, status_id: int) ->
         category=request.POST.get("category", ""),
         wip_limit=request.POST.get("wip_limit", ""),
         wip_hard=request.POST.get("wip_hard") == "on",
+        actor=request.user,
     )
     return _columns_response(request, project)
 
