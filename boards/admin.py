@@ -128,7 +128,7 @@ class TaskAdmin(admin.ModelAdmin):
         for project_id in set(queryset.values_list("project_id", flat=True)):
             project = Project.objects.get(pk=project_id)
             ids = list(queryset.filter(project_id=project_id, archived_at__isnull=True).values_list("pk", flat=True))
-            services.bulk_archive_tasks(project=project, task_ids=ids)
+            services.bulk_archive_tasks(project=project, task_ids=ids, actor=request.user)
             archived += len(ids)
         self.message_user(request, f"Archived {archived} card(s).", messages.SUCCESS)
 
