@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, Max, Min, Q, When
 from django.utils import timezone
 
+from boards import live
 from boards.models import Application, Category, Project, Task, TaskStatus
 from boards.signals import columns_changed, tasks_bulk_changed
 
@@ -155,6 +156,7 @@ def create_task(
             position=position,
         )
         task.save()
+        live.publish_on_commit(project_id=project.pk, task_ids=[task.pk])
     return task
 
 
@@ -181,6 +183,7 @@ def update_task(*, project: Project, task_id, version: int, title=None, descript
             setattr(task, field, changes[field])
         task.version += 1
         task.save(update_fields=[*changed, "version", "updated_at"])
+        live.publish_on_commit(project_id=project.pk, task_ids=[task.pk])
     return task
 
 
@@ -191,11 +194,13 @@ def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=
         if task.is_archived:
             raise ValidationError("This card is archived: unarchive it before moving it.")
         column = _lock_column_if_limited(project, status_id)
-        if column.pk != task.task_status_id:
+        from_column = task.task_status_id
+        if column.pk != from_column:
             _check_wip(column)
         task.position = _rank(column, after_id=after_id, before_id=before_id, moving_id=task.pk)
         task.task_status = column
         task.save(update_fields=["task_status", "position", "updated_at"])
+        live.publish_on_commit(project_id=project.pk, task_ids=[task.pk], column_ids=[from_column])
     return task
 
 
@@ -206,6 +211,7 @@ def archive_task(*, project: Project, task_id) -> Task:
         if not task.is_archived:
             task.archived_at = timezone.now()
             task.save(update_fields=["archived_at", "updated_at"])
+            live.publish_on_commit(project_id=project.pk, task_ids=[task.pk], column_ids=[task.task_status_id])
     return task
 
 
@@ -219,6 +225,7 @@ def unarchive_task(*, project: Project, task_id) -> Task:
             task.archived_at = None
             task.position = _rank(column, moving_id=task.pk)
             task.save(update_fields=["archived_at", "position", "updated_at"])
+            live.publish_on_commit(project_id=project.pk, task_ids=[task.pk])
     return task
 
 
@@ -226,7 +233,9 @@ def delete_task(*, project: Project, task_id) -> Task:
     """Delete a card for good."""
     with transaction.atomic():
         task = _locked_task(project, task_id)
+        column_id = task.task_status_id
         task.delete()
+        live.publish_on_commit(project_id=project.pk, task_ids=[task_id], column_ids=[column_id])
     return task
 
 
@@ -260,6 +269,7 @@ def bulk_move_tasks(*, project: Project, task_ids: Sequence, status_id) -> list[
         tasks = _locked_tasks(project, task_ids)
         column = _lock_column_if_limited(project, status_id)
         moving = [task for task in tasks if task.task_status_id != column.pk and not task.is_archived]
+        sources = {task.task_status_id for task in moving}
         _check_wip(column, incoming=len(moving))
         _share_lock_columns({task.task_status_id for task in tasks} | {column.pk})
         last = Task.objects.live().filter(task_status_id=column.pk).aggregate(m=Max("position"))["m"] or 0.0
@@ -279,6 +289,11 @@ def bulk_move_tasks(*, project: Project, task_ids: Sequence, status_id) -> list[
                 updated_at=timezone.now(),
             )
             tasks_bulk_changed.send(sender=Task, deltas=dict(deltas))
+            live.publish_on_commit(
+                project_id=project.pk,
+                task_ids=[task.pk for task in moving],
+                column_ids=[column.pk, *(old for old in sources)],
+            )
     return tasks
 
 
@@ -286,17 +301,22 @@ def bulk_archive_tasks(*, project: Project, task_ids: Sequence) -> list[Task]:
     """Archive many cards with one UPDATE."""
     with transaction.atomic():
         tasks = _locked_tasks(project, task_ids)
-        live = [task for task in tasks if not task.is_archived]
-        _share_lock_columns({task.task_status_id for task in live})
+        to_archive = [task for task in tasks if not task.is_archived]
+        _share_lock_columns({task.task_status_id for task in to_archive})
         now = timezone.now()
-        deltas = Counter((project.pk, task.task_status.category) for task in live)
-        if live:
-            Task.objects.filter(pk__in=[task.pk for task in live]).counts_handled().update(
+        deltas = Counter((project.pk, task.task_status.category) for task in to_archive)
+        if to_archive:
+            Task.objects.filter(pk__in=[task.pk for task in to_archive]).counts_handled().update(
                 archived_at=now, updated_at=now
             )
-            for task in live:
+            for task in to_archive:
                 task.archived_at = now
             tasks_bulk_changed.send(sender=Task, deltas={key: -n for key, n in deltas.items()})
+            live.publish_on_commit(
+                project_id=project.pk,
+                task_ids=[task.pk for task in to_archive],
+                column_ids=[task.task_status_id for task in to_archive],
+            )
     return tasks
 
 
@@ -315,6 +335,7 @@ def bulk_create_tasks(*, project: Project, tasks: Sequence[Task], batch_size: in
                 deltas[(project.pk, columns[task.task_status_id])] += 1
         Task.objects.counts_handled().bulk_create(tasks, batch_size=batch_size)
         tasks_bulk_changed.send(sender=Task, deltas=dict(deltas))
+        live.publish_on_commit(project_id=project.pk, resync=True)
     return len(tasks)
 
 
@@ -343,8 +364,10 @@ def rename_project(*, project: Project, name: str) -> Project:
     name = " ".join((name or "").split())
     if not name or len(name) > 100:
         raise ValidationError({"name": "A project name is 1 to 100 characters."})
-    project.name = name
-    project.save(update_fields=["name"])
+    with transaction.atomic():
+        project.name = name
+        project.save(update_fields=["name"])
+        live.publish_on_commit(project_id=project.pk, resync=True)
     return project
 
 
@@ -380,6 +403,7 @@ def add_column(*, project: Project, name: str, category: str, wip_limit=None, wi
             project=project, position=0 if last is None else last + 1, wip_hard=bool(wip_hard), **fields
         )
         column.save()
+        live.publish_on_commit(project_id=project.pk, resync=True)
     return column
 
 
@@ -394,6 +418,7 @@ def update_column(
             setattr(column, field, value)
         column.wip_hard = bool(wip_hard)
         column.save()
+        live.publish_on_commit(project_id=project.pk, resync=True)
     return column
 
 
@@ -411,6 +436,7 @@ def reorder_columns(*, project: Project, status_ids: Sequence) -> list[TaskStatu
             columns[pk].position = position
         TaskStatus.objects.bulk_update(columns.values(), ["position"])
         columns_changed.send(sender=TaskStatus, project_id=project.pk)
+        live.publish_on_commit(project_id=project.pk, resync=True)
     return sorted(columns.values(), key=lambda c: c.position)
 
 
@@ -421,6 +447,7 @@ def delete_column(*, project: Project, status_id) -> None:
         if TaskStatus.objects.filter(project=project).count() == 1:
             raise ValidationError("A board keeps at least one column.")
         column.delete()
+        live.publish_on_commit(project_id=project.pk, resync=True)
 
 
 def column_counts(project: Project) -> dict[int, int]:

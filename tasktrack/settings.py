@@ -98,6 +98,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "boards.middleware.LiveClientMiddleware",
 ]
 
 ROOT_URLCONF = "tasktrack.urls"
@@ -161,7 +162,9 @@ if REDIS_URL:
                     {
                         "address": REDIS_URL,
                         "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
-                        "socket_timeout": REDIS_SOCKET_TIMEOUT,
+                        # Above the layer's 5 s blocking receive (BZPOPMIN), which a shorter read
+                        # timeout breaks every few hundred ms; sends are bounded in boards.live.
+                        "socket_timeout": 10,
                     }
                 ],
                 "capacity": 500,

@@ -1,0 +1,113 @@
+"""Helpers for the live-board tests: session cookies, WebSocket clients, daphne processes."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from tasktrack.asgi import application
+
+ROOT = Path(__file__).resolve().parent.parent
+ORIGIN = "http://127.0.0.1"
+DAPHNE = str(Path(sys.executable).parent / "daphne")
+
+
+def session_cookie(user) -> str:
+    """A real session for the user, as the value of the session cookie."""
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def board_path(project_id: int, client_id: str | None = None) -> str:
+    return f"/ws/projects/{project_id}/board/" + (f"?client={client_id}" if client_id else "")
+
+
+async def open_socket(project_id: int, *, cookie: str | None = None, origin: str = ORIGIN, client_id=None):
+    """A WebsocketCommunicator on the full ASGI stack (origin check, session auth, consumer)."""
+    headers = [(b"origin", origin.encode()), (b"host", b"127.0.0.1")]
+    if cookie:
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+    communicator = WebsocketCommunicator(application, board_path(project_id, client_id), headers=headers)
+    connected, _ = await communicator.connect(timeout=5)
+    return communicator, connected
+
+
+async def receive_until(communicator, needle: str, timeout: float = 5) -> str:
+    """The first message that contains `needle`, skipping others (hello, presence)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no message containing {needle!r}"
+        message = await communicator.receive_output(timeout=left)
+        if message["type"] == "websocket.close":
+            raise AssertionError(f"socket closed ({message.get('code')}) waiting for {needle!r}")
+        if needle in message.get("text", ""):
+            return message["text"]
+
+
+def free_port(candidates) -> int:
+    for port in candidates:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in the range given")
+
+
+class Daphne:
+    """A daphne process serving the project on one port, against the test database."""
+
+    def __init__(self, port: int, **env):
+        self.port = port
+        database = settings.DATABASES["default"]
+        child_env = {
+            **os.environ,
+            "DATABASE_URL": (
+                f"postgres://{database['USER']}@{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}"
+                f"/{database['NAME']}"
+            ),
+            "DB_POOL_MIN": "1",
+            "DB_POOL_MAX": "4",
+            "LOG_LEVEL": "WARNING",
+            **env,
+        }
+        self.process = subprocess.Popen(
+            [DAPHNE, "-b", "127.0.0.1", "-p", str(port), "tasktrack.asgi:application"],
+            cwd=ROOT,
+            env=child_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne on {self.port} exited: {self.process.stderr.read().decode()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"daphne on {self.port} did not start")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
