@@ -111,3 +111,62 @@ class Daphne:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+class Browserless:
+    """A logged-in HTTP client for a running server (urllib, cookies, CSRF), no browser."""
+
+    def __init__(self, base_url: str, session: str):
+        import http.cookiejar
+        import urllib.request
+
+        self.base_url = base_url
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), urllib.request.ProxyHandler({})
+        )
+        self.cookie_header = f"{settings.SESSION_COOKIE_NAME}={session}"
+
+    def _cookies(self) -> str:
+        return "; ".join([self.cookie_header, *(f"{c.name}={c.value}" for c in self.jar)])
+
+    def request(self, path: str, data: dict | None = None, headers: dict | None = None):
+        import urllib.parse
+        import urllib.request
+
+        body = urllib.parse.urlencode(data).encode() if data is not None else None
+        request = urllib.request.Request(self.base_url + path, data=body, headers={"Cookie": self._cookies()})
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
+        if body is not None:
+            token = next((c.value for c in self.jar if c.name == settings.CSRF_COOKIE_NAME), "")
+            request.add_header("X-CSRFToken", token)
+        with self.opener.open(request, timeout=10) as response:
+            return response.status, response.read().decode()
+
+
+def ws_url(server_url: str, project_id: int, client_id: str | None = None) -> str:
+    return server_url.replace("http://", "ws://") + board_path(project_id, client_id)
+
+
+def ws_connect(server_url: str, project_id: int, session: str, client_id: str | None = None):
+    """A real WebSocket client (the `websockets` package) on a running server."""
+    from websockets.sync.client import connect
+
+    return connect(
+        ws_url(server_url, project_id, client_id),
+        origin=server_url,
+        additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={session}"},
+        proxy=None,
+        open_timeout=10,
+    )
+
+
+def ws_receive_until(socket, needle: str, timeout: float = 10) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no message containing {needle!r}"
+        message = socket.recv(timeout=left)
+        if needle in message:
+            return message
