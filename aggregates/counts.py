@@ -62,7 +62,8 @@ def set_derived_status(project_id: int, category: str) -> None:
 
 def refresh_derived_status(project_id: int) -> None:
     """Re-derive from the stored counts, after columns were added, moved or recategorised."""
-    agg = ProjectTaskStatusAgg.objects.filter(pk=project_id).first()
+    # Locked: a concurrent writer's counts commit before we read them, never after we derive.
+    agg = ProjectTaskStatusAgg.objects.select_for_update().filter(pk=project_id).first()
     if agg is not None:
         set_derived_status(project_id, derive_category(agg.as_counts()))
 
@@ -126,11 +127,12 @@ def has_row(project_id: int) -> bool:
     return ProjectTaskStatusAgg.objects.filter(pk=project_id).exists()
 
 
-def bootstrap(project_id: int, *, use_cache: bool = True) -> None:
-    """Create a missing row from a recount. Call inside atomic(), before the write that needs it.
+def bootstrap(project_id: int, *, use_cache: bool = True) -> bool:
+    """Create a missing row from a recount; True when this call created it. Call inside atomic().
 
-    With use_cache=False the count is taken fresh: for callers whose write is already in the
-    transaction, where a cached count from before it would be wrong.
+    Called before the write that needs the row. With use_cache=False the count is taken fresh:
+    for callers whose write is already in the transaction, where a cached count from before it
+    would be wrong.
     """
     key = INIT_KEY.format(project_id=project_id)
     counts = _cache_get(key) if use_cache else None
@@ -138,12 +140,15 @@ def bootstrap(project_id: int, *, use_cache: bool = True) -> None:
         counts = count_live_tasks([project_id])[project_id]
         if use_cache:
             _cache_set(key, counts)
-    if _insert_row(project_id, counts):
-        # The row now holds what the key held: the key must not outlive this commit.
-        transaction.on_commit(lambda: _cache_delete(key))
-    else:
-        # Another writer created the row first; our count may predate its commit.
+    if not _insert_row(project_id, counts):
+        # Another writer created the row first (and committed: the insert waited for it); our
+        # count may predate its commit.
         _cache_delete(key)
+        return False
+    # The row now holds what the key held: the key must not outlive this commit.
+    transaction.on_commit(lambda: _cache_delete(key))
+    set_derived_status(project_id, derive_category(counts))
+    return True
 
 
 def ensure_row(project_id: int) -> None:
@@ -164,7 +169,6 @@ def get_or_create_project_aggregation(project) -> ProjectTaskStatusAgg:
     if agg is None:
         with transaction.atomic():
             bootstrap(project_id)
-            refresh_derived_status(project_id)
         agg = ProjectTaskStatusAgg.objects.get(pk=project_id)
     return agg
 
@@ -209,3 +213,7 @@ def _cache_set(key: str, counts: Mapping[str, int]) -> None:
 
 def _cache_delete(key: str) -> None:
     _cache_call("delete", lambda: cache.delete(key))
+
+
+def cache_delete_many(keys: list[str]) -> None:
+    _cache_call("delete_many", lambda: cache.delete_many(keys))

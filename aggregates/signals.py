@@ -17,6 +17,7 @@ from boards.models import COUNTED_FIELDS, Application, Project, Task, TaskStatus
 from boards.signals import columns_changed, tasks_bulk_changed
 
 SKIP = object()  # the save touches nothing counted
+COLUMN_FIELDS = ("category", "position")
 
 # (project_id, category) of a live task, or None for an archived or absent one.
 State = tuple[int, str] | None
@@ -53,13 +54,18 @@ def stored_state(task_id: int, *, new_column: int | None = None):
     has a counts row; `new_category` the category of `new_column`, share-locked too.
     """
     target = "JOIN boards_taskstatus ns ON ns.id = %s" if new_column else ""
+    # The task is locked in a CTE of its own: locked through a join, a row that a concurrent
+    # move updated while we waited is rechecked against its old column and silently dropped.
     row = _fetchone(
-        "SELECT t.project_id, t.archived_at IS NULL, os.category, "
+        f"WITH t AS {_locks('MATERIALIZED')} ("
+        "SELECT project_id, task_status_id, archived_at FROM boards_task WHERE id = %s "
+        + _locks("FOR UPDATE")
+        + ") SELECT t.project_id, t.archived_at IS NULL, os.category, "
         f"EXISTS (SELECT 1 FROM {counts.AGG_TABLE} a WHERE a.project_id = t.project_id), "
         + ("ns.category " if new_column else "NULL ")
-        + f"FROM boards_task t JOIN boards_taskstatus os ON os.id = t.task_status_id {target} "
-        "WHERE t.id = %s " + _locks("FOR UPDATE OF t FOR SHARE OF os" + (", ns" if new_column else "")),
-        [new_column, task_id] if new_column else [task_id],
+        + f"FROM t JOIN boards_taskstatus os ON os.id = t.task_status_id {target} "
+        + _locks("FOR SHARE OF os" + (", ns" if new_column else "")),
+        [task_id, new_column] if new_column else [task_id],
     )
     if row is None:
         return None
@@ -147,22 +153,33 @@ def _apply(before: State, after: State) -> None:
     counts.apply_deltas(delta)
 
 
-def status_pre_save(sender, instance: TaskStatus, raw=False, **kwargs):
+def status_pre_save(sender, instance: TaskStatus, raw=False, update_fields=None, **kwargs):
     instance._agg_old = None
     if raw or instance._state.adding or instance.pk is None:
+        return
+    written = {"category", "position"}.intersection(update_fields if update_fields is not None else COLUMN_FIELDS)
+    if not written:
+        instance._agg_old = SKIP
         return
     row = _fetchone(
         "SELECT category, position FROM boards_taskstatus WHERE id = %s " + _locks("FOR UPDATE"),
         [instance.pk],
     )
-    if row is not None and row[0] != instance.category:
+    if row is None:
+        return
+    # A field the save does not write keeps its stored value, whatever the instance holds.
+    old = (
+        row[0] if "category" in written else instance.category,
+        row[1] if "position" in written else instance.position,
+    )
+    if old[0] != instance.category:
         counts.ensure_row(instance.project_id)
-    instance._agg_old = row
+    instance._agg_old = old
 
 
 def status_post_save(sender, instance: TaskStatus, created=False, raw=False, **kwargs):
     old = instance.__dict__.pop("_agg_old", None)
-    if raw:
+    if raw or old is SKIP:
         return
     if old is not None and old[0] != instance.category:
         # The column is locked FOR UPDATE: no move in or out can interleave with this count.
@@ -188,9 +205,9 @@ def on_columns_changed(sender, project_id: int, **kwargs):
 
 def on_tasks_bulk_changed(sender, deltas, **kwargs):
     """Bulk operations have written already: a missing row is counted fresh, with no delta."""
-    for project_id in {project_id for project_id, _ in deltas}:
-        if not counts.has_row(project_id):
-            counts.bootstrap(project_id, use_cache=False)
-            counts.refresh_derived_status(project_id)
+    for project_id in sorted({project_id for project_id, _ in deltas}):
+        # A row another writer created meanwhile was counted without our uncommitted write:
+        # only a row this call creates already holds the delta.
+        if not counts.has_row(project_id) and counts.bootstrap(project_id, use_cache=False):
             deltas = {key: n for key, n in deltas.items() if key[0] != project_id}
     counts.apply_deltas(deltas)

@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import Count
 from django.db.models.deletion import RestrictedError
 
 from boards import services
@@ -49,10 +50,20 @@ class TaskStatusAdmin(admin.ModelAdmin):
         # A column never changes project: its cards would be left on the other board.
         return ["project"] if obj else []
 
+    def get_deleted_objects(self, objs, request):
+        # A column that still holds cards is refused before Django collects them (a busy column
+        # holds thousands): the delete page and the bulk delete action list why, delete nothing.
+        held = dict(
+            Task.objects.filter(task_status__in=objs).values_list("task_status").annotate(n=Count("pk")).order_by()
+        )
+        if held:
+            return [], {}, set(), [column.still_holds(held[column.pk]) for column in objs if column.pk in held]
+        return super().get_deleted_objects(objs, request)
+
     def delete_model(self, request, obj):
         try:
             obj.delete()
-        except ValidationError as error:
+        except ValidationError as error:  # a card arrived after the confirmation page
             self.message_user(request, " ".join(error.messages), messages.ERROR)
 
     def delete_queryset(self, request, queryset):
@@ -60,11 +71,30 @@ class TaskStatusAdmin(admin.ModelAdmin):
             self.delete_model(request, column)
 
 
+class TaskStatusFilter(admin.SimpleListFilter):
+    """Columns named with their project's key (every board has a “Todo”), narrowed to the chosen project."""
+
+    title = "status"
+    parameter_name = "task_status"
+
+    def lookups(self, request, model_admin):
+        columns = TaskStatus.objects.select_related("project").order_by("project__key", "project_id", "position")
+        project_id = request.GET.get("project__id__exact", "")
+        if project_id.isdigit():
+            columns = columns.filter(project_id=project_id)
+        return [(str(column.pk), f"{column.project.key} · {column.name}") for column in columns]
+
+    def queryset(self, request, queryset):
+        value = self.value() or ""
+        return queryset.filter(task_status_id=value) if value.isdigit() else queryset
+
+
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
     list_display = ["title", "project", "task_status", "assignee", "reporter", "archived_at", "updated_at"]
     list_filter = [
         "project",
+        TaskStatusFilter,
         "task_status__category",
         ("assignee", admin.RelatedOnlyFieldListFilter),
         ("archived_at", admin.EmptyFieldListFilter),
@@ -75,6 +105,13 @@ class TaskAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at", "updated_at", "version"]
     actions = ["archive_selected"]
     show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        # Through Task.save(), so the signal handlers keep the counts exact; a new version makes
+        # an edit open on a board at the same time stale.
+        if change:
+            obj.version += 1
+        obj.save()
 
     @admin.action(description="Archive selected cards")
     def archive_selected(self, request, queryset):

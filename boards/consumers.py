@@ -41,8 +41,11 @@ def _project_for(user, project_id):
         return None
 
 
-def _is_member(user_id: int, application_id: int) -> bool:
-    return Membership.objects.filter(user_id=user_id, application_id=application_id).exists()
+def _role(user_id: int, application_id: int) -> str | None:
+    """The user's role in the workspace, None when they are no longer a member."""
+    return (
+        Membership.objects.filter(user_id=user_id, application_id=application_id).values_list("role", flat=True).first()
+    )
 
 
 def initials(user) -> str:
@@ -155,9 +158,6 @@ class BoardConsumer(AsyncWebsocketConsumer):
             return
         if release:
             await _redis(realtime.lock_release)(task_id, self.user.pk)
-            await self.group_send_safe(
-                {"type": "board.lock", "html": render_to_string("boards/live/lock.html", {"task_id": task_id})}
-            )
         else:
             await _redis(realtime.lock_acquire)(task_id, self.user.pk, display_name(self.user))
 
@@ -176,7 +176,9 @@ class BoardConsumer(AsyncWebsocketConsumer):
         await self.close(code=code)
 
     async def still_member(self) -> bool:
-        if await database_sync_to_async(_is_member)(self.user.pk, self.application_id):
+        role = await database_sync_to_async(_role)(self.user.pk, self.application_id)
+        if role is not None:
+            self.can_edit = role in (Membership.Role.OWNER, Membership.Role.EDITOR)
             return True
         log.info("board %s: user %s is no longer a member; closing their socket", self.project_id, self.user.pk)
         await self.leave(CLOSE_FORBIDDEN)
@@ -190,14 +192,12 @@ class BoardConsumer(AsyncWebsocketConsumer):
             return
         if event.get("origin") and event["origin"] == self.client_id:
             await self.send(text_data=live.meta(seq=event.get("seq"), kind="own"))
+        elif not self.can_edit and event.get("viewer_html"):
+            await self.send(text_data=event["viewer_html"])
         else:
             await self.send(text_data=event["html"])
 
     async def board_presence(self, event):
-        if self.joined and await self.still_member():
-            await self.send(text_data=event["html"])
-
-    async def board_lock(self, event):
         if self.joined and await self.still_member():
             await self.send(text_data=event["html"])
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from boards import services
 from boards.models import Application, Membership, Project, Task
 
+WORKSPACE = "Demo workspace"
 PEOPLE = [("ana", "Ana"), ("bo", "Bo"), ("chen", "Chen"), ("dara", "Dara")]
 VERBS = ["Fix", "Design", "Write", "Review", "Ship", "Measure", "Refactor", "Document", "Test", "Plan"]
 THINGS = [
@@ -32,14 +33,16 @@ THINGS = [
 @dataclass
 class SeedResult:
     application: Application
+    projects: int
     tasks: int
     created_user: bool
 
 
-def seed_demo(
-    *, projects: int = 3, tasks_per_project: int = 300, only_if_empty: bool = False, seed: int = 7
-) -> SeedResult | None:
-    """The demo user, a workspace, and `projects` projects of `tasks_per_project` cards each."""
+def seed_demo(*, projects: int = 3, tasks: int = 600, only_if_empty: bool = False, seed: int = 7) -> SeedResult | None:
+    """The demo user, a workspace, and `projects` projects sharing `tasks` cards, in one transaction.
+
+    Run again, it adds another workspace rather than touching the first one.
+    """
     if only_if_empty and Project.objects.exists():
         return None
     rng = random.Random(seed)
@@ -56,19 +59,19 @@ def seed_demo(
                 person.set_unusable_password()
                 person.save(update_fields=["password"])
             people.append(person)
-        application = Application.objects.create(name="Demo workspace")
+        earlier = Application.objects.filter(name__startswith=WORKSPACE).count()
+        application = Application.objects.create(name=WORKSPACE if not earlier else f"{WORKSPACE} {earlier + 1}")
         Membership.objects.create(application=application, user=demo, role=Membership.Role.OWNER)
         for person in people[1:]:
             Membership.objects.create(application=application, user=person, role=Membership.Role.EDITOR)
-    total = 0
-    keys = iter(["WEB", "OPS", "MOB"] + [f"P{n}" for n in range(1, projects + 1)])
-    names = iter(["Website", "Operations", "Mobile app"] + [f"Project {n}" for n in range(1, projects + 1)])
-    taken = set(Project.objects.filter(application=application).values_list("key", flat=True))
-    for _ in range(projects):
-        key = next(k for k in keys if k not in taken)
-        project = services.create_project(application=application, name=next(names), key=key)
-        total += _fill(project, tasks_per_project, people, rng)
-    return SeedResult(application=application, tasks=total, created_user=created_user)
+        keys = ["WEB", "OPS", "MOB", *(f"P{n}" for n in range(4, projects + 1))]
+        names = ["Website", "Operations", "Mobile app", *(f"Project {n}" for n in range(4, projects + 1))]
+        total = 0
+        for index in range(projects):
+            project = services.create_project(application=application, name=names[index], key=keys[index])
+            share = tasks // projects + (1 if index < tasks % projects else 0)
+            total += _fill(project, share, people, rng)
+    return SeedResult(application=application, projects=projects, tasks=total, created_user=created_user)
 
 
 def _fill(project: Project, count: int, people, rng: random.Random) -> int:

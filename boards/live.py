@@ -18,11 +18,12 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.template.loader import render_to_string
 
-from boards.models import Project, Task
+from boards.models import Project, Task, TaskStatus
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +32,29 @@ QUEUE_SIZE = 1000
 # Beyond this many cards one event would be large: tell clients to re-fetch the board instead.
 MAX_CARDS = 20
 
-CARD_TEMPLATE = "boards/live/card.html"
+CARD_TEMPLATE = "boards/board.html#card"  # the board page's own partial: the two never disagree
 CLIENT_HEADER = "X-Live-Client"
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 # The client id of the page that made the current request (from CLIENT_HEADER), set by
 # boards.middleware.LiveClientMiddleware; events carry it so that page is not sent its own change.
 origin_client: ContextVar[str | None] = ContextVar("origin_client", default=None)
+
+
+def fit_receive_timeout() -> None:
+    """Make channels-redis block on receive for less than the Redis read timeout.
+
+    Its receive loop waits in BZPOPMIN for 5 s, but our clients give up reading after
+    REDIS_SOCKET_TIMEOUT (well under a second, so a dead Redis cannot hang anything): every idle
+    socket would die with a TimeoutError. Polling at half the read timeout costs one cheap Redis
+    call per process every few hundred milliseconds.
+    """
+    from channels_redis.core import RedisChannelLayer
+
+    hosts = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {}).get("hosts") or [{}]
+    read_timeout = min((host.get("socket_timeout") or 0) for host in hosts if isinstance(host, dict)) or None
+    if read_timeout:
+        RedisChannelLayer.brpop_timeout = min(RedisChannelLayer.brpop_timeout, read_timeout / 2)
 
 
 def group_name(project_id: int) -> str:
@@ -112,12 +129,15 @@ async def _send(group: str, message: dict) -> None:
         _sender.failing = False
 
 
-def publish(project_id: int, html: str, seq: int | None = None, exclude: str | None = None) -> None:
-    """Send HTML fragments to everyone watching the board, except the page `exclude`.
+def publish(
+    project_id: int, html: str, seq: int | None = None, exclude: str | None = None, *, viewer_html: str | None = None
+) -> None:
+    """Send HTML fragments to everyone watching the board, except the page `exclude` (which gets
+    only the sequence number). `viewer_html`, when given, goes to read-only members instead.
 
     Fire and forget: never raises, never waits on the channel layer.
     """
-    message = {"type": "board.event", "html": html, "seq": seq, "origin": exclude}
+    message = {"type": "board.event", "html": html, "viewer_html": viewer_html, "seq": seq, "origin": exclude}
     group = group_name(project_id)
     try:
         layer = get_channel_layer()
@@ -163,7 +183,7 @@ def publish_on_commit(
         except Exception:  # noqa: BLE001 - the write is committed; viewers resync on the gap
             log.exception("rendering the live event of project %s failed", project_id)
             return
-        publish(project_id, html, seq=seq, exclude=origin)
+        publish(project_id, html["editor"], seq=seq, exclude=origin, viewer_html=html["viewer"])
 
     transaction.on_commit(send, robust=True)
 
@@ -178,11 +198,12 @@ def meta(*, seq: int | None, resync: bool = False, kind: str = "change") -> str:
 
 def render_change(
     *, project_id: int, task_ids: list[int], column_ids: list[int], seq: int | None, resync: bool = False
-) -> str:
-    """The fragments for one committed change, read fresh from the database."""
-    parts = [meta(seq=seq, resync=resync)]
+) -> dict[str, str]:
+    """The fragments of one committed change, read fresh from the database: {"editor": html,
+    "viewer": html}, since a card shows its move and archive menu only to those who may use it."""
+    head = meta(seq=seq, resync=resync)
     if resync:
-        return "".join(parts)
+        return {"editor": head, "viewer": head}
     project = Project.objects.select_related("status_aggregation", "derived_status").get(pk=project_id)
     tasks = {
         task.pk: task
@@ -196,23 +217,30 @@ def render_change(
         if task is not None:
             column_ids.append(task.task_status_id)
         cards.append({"id": task_id, "task": task, "after_id": _card_above(task) if task else None})
-    columns = []
-    if column_ids:
+    all_columns = list(TaskStatus.objects.filter(project_id=project_id).order_by("position", "pk"))
+    columns = [column for column in all_columns if column.pk in set(column_ids)]
+    if columns:
         counts = dict(
             Task.objects.live()
-            .filter(project_id=project_id, task_status_id__in=column_ids)
+            .filter(project_id=project_id, task_status_id__in=[column.pk for column in columns])
             .values_list("task_status_id")
             .annotate(n=Count("id"))
             .order_by()
         )
-        columns = [{"id": pk, "count": counts.get(pk, 0)} for pk in dict.fromkeys(column_ids)]
-    parts.append(
-        render_to_string(
-            "boards/live/change.html",
-            {"project": project, "cards": cards, "columns": columns, "card_template": CARD_TEMPLATE},
+        for column in columns:  # as the board's column_count partial expects them
+            column.count = counts.get(column.pk, 0)
+            column.matching = None
+            column.over = bool(column.wip_limit and column.count > column.wip_limit)
+            column.full = bool(column.wip_limit and column.count >= column.wip_limit)
+    # `columns` is what the card's move menu lists; `changed_columns` get their counts refreshed.
+    context = {"project": project, "cards": cards, "columns": all_columns, "changed_columns": columns}
+    html = {}
+    for audience, can_edit in (("editor", True), ("viewer", False)):
+        body = render_to_string(
+            "boards/live/change.html", {**context, "card_template": CARD_TEMPLATE, "can_edit": can_edit}
         )
-    )
-    return "".join(parts)
+        html[audience] = head + body
+    return html
 
 
 def _card_above(task: Task) -> int | None:
@@ -220,7 +248,7 @@ def _card_above(task: Task) -> int | None:
     above = Q(position__lt=task.position) | Q(position=task.position, pk__lt=task.pk)
     return (
         Task.objects.live()
-        .filter(above, task_status_id=task.task_status_id)
+        .filter(above, project_id=task.project_id, task_status_id=task.task_status_id)
         .order_by("-position", "-pk")
         .values_list("pk", flat=True)
         .first()

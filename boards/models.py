@@ -136,13 +136,15 @@ class TaskStatus(models.Model):
 
     def delete(self, *args, **kwargs):
         if self.pk and Task.objects.filter(task_status_id=self.pk).exists():
-            held = Task.objects.filter(task_status_id=self.pk).count()
-            raise ValidationError(
-                f"The column “{self.name}” still holds {held} card(s), archived ones included. "
-                "Move or delete them first."
-            )
+            raise ValidationError(self.still_holds(Task.objects.filter(task_status_id=self.pk).count()))
         with transaction.atomic(using=kwargs.get("using"), savepoint=False):
             return super().delete(*args, **kwargs)
+
+    def still_holds(self, held: int) -> str:
+        """Why this column, holding `held` cards, cannot be deleted."""
+        return (
+            f"The column “{self.name}” still holds {held} card(s), archived ones included. Move or delete them first."
+        )
 
 
 # Task fields the per-project counts depend on.

@@ -78,19 +78,26 @@ def _lock_column_if_limited(project: Project, status_id) -> TaskStatus:
 
 
 def _locked_task(project: Project, task_id) -> Task:
+    gone = Task.DoesNotExist("That card no longer exists: someone may have deleted it.")
     try:
-        return (
-            Task.objects.select_for_update(of=("self",))
-            .select_related("task_status")
-            .get(pk=int(task_id), project_id=project.pk)
-        )
-    except (Task.DoesNotExist, TypeError, ValueError):
-        raise Task.DoesNotExist("That card no longer exists: someone may have deleted it.") from None
+        locked = Task.objects.select_for_update(of=("self",)).filter(pk=int(task_id), project_id=project.pk)
+    except (TypeError, ValueError):
+        raise gone from None
+    task = locked.select_related("task_status").first()
+    # When a concurrent move commits while we wait for the lock, PostgreSQL rechecks the join
+    # against the old column and drops the row: take the lock alone, then read again.
+    if task is None and locked.exists():
+        task = locked.select_related("task_status").first()
+    if task is None:
+        raise gone
+    return task
 
 
 def _rank(column: TaskStatus, *, after_id=None, before_id=None, moving_id=None) -> float:
     """A position between the new neighbours; renumbers the column only when ranks run out."""
-    siblings = Task.objects.live().filter(task_status_id=column.pk).exclude(pk=moving_id)
+    # project_id too: the task_board_live index (project, task_status, position) then answers each
+    # MIN/MAX below from one end of a range, instead of scanning the whole column.
+    siblings = Task.objects.live().filter(project_id=column.project_id, task_status_id=column.pk).exclude(pk=moving_id)
     anchor_id, above = (after_id, True) if after_id else (before_id, False)
     anchor = siblings.filter(pk=anchor_id).values_list("position", "pk").first() if anchor_id else None
     if anchor is None:  # no neighbour given, or it left the column meanwhile: the bottom
@@ -99,11 +106,11 @@ def _rank(column: TaskStatus, *, after_id=None, before_id=None, moving_id=None) 
     position, pk = anchor
     if above:
         beyond = Q(position__gt=position) | Q(position=position, pk__gt=pk)
-        neighbour = siblings.filter(beyond).aggregate(m=Min("position"))["m"]
+        neighbour = siblings.filter(beyond, position__gte=position).aggregate(m=Min("position"))["m"]
         low, high = position, neighbour
     else:
         beyond = Q(position__lt=position) | Q(position=position, pk__lt=pk)
-        neighbour = siblings.filter(beyond).aggregate(m=Max("position"))["m"]
+        neighbour = siblings.filter(beyond, position__lte=position).aggregate(m=Max("position"))["m"]
         low, high = neighbour, position
     if low is None:
         return high - RANK_STEP
@@ -139,7 +146,11 @@ def create_task(
     with transaction.atomic():
         column = _lock_column_if_limited(project, status_id)
         _check_wip(column)
-        edge = Task.objects.live().filter(task_status_id=column.pk).aggregate(lo=Min("position"), hi=Max("position"))
+        edge = (
+            Task.objects.live()
+            .filter(project_id=project.pk, task_status_id=column.pk)
+            .aggregate(lo=Min("position"), hi=Max("position"))
+        )
         if edge["lo"] is None:
             position = 0.0
         elif at_top:
@@ -239,27 +250,32 @@ def delete_task(*, project: Project, task_id) -> Task:
     return task
 
 
-def _share_lock_columns(status_ids: Iterable[int]) -> None:
-    # Bulk writes bypass the model handlers: take the same column locks they would.
-    if connection.features.has_select_for_update and status_ids:
-        ids = sorted(set(status_ids))
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT id FROM boards_taskstatus WHERE id = ANY(%s) ORDER BY id FOR SHARE", [ids])
+def _share_lock_columns(status_ids: Iterable[int] = (), *, project: Project | None = None) -> dict[int, TaskStatus]:
+    """Columns by id (or all of `project`), read under FOR SHARE.
+
+    Bulk writes bypass the model handlers: they take the same column locks, and count with the
+    category read under the lock, which a concurrent category change cannot make stale.
+    """
+    columns = TaskStatus.objects.filter(project=project) if project else TaskStatus.objects.filter(pk__in=status_ids)
+    if connection.features.has_select_for_update:
+        sql, params = columns.order_by("pk").query.sql_with_params()
+        columns = TaskStatus.objects.raw(f"{sql} FOR SHARE", params)
+    return {column.pk: column for column in columns}
 
 
 def _locked_tasks(project: Project, task_ids: Sequence) -> list[Task]:
+    """The tasks locked FOR UPDATE, each with its column read under FOR SHARE."""
     try:
         ids = sorted({int(pk) for pk in task_ids})
     except (TypeError, ValueError):
         raise ValidationError("Some of the selected cards are not valid ids.") from None
-    tasks = list(
-        Task.objects.select_for_update(of=("self",))
-        .filter(project_id=project.pk, pk__in=ids)
-        .select_related("task_status")
-        .order_by("pk")
-    )
+    # No join in the locking query: see _locked_task.
+    tasks = list(Task.objects.select_for_update().filter(project_id=project.pk, pk__in=ids).order_by("pk"))
     if len(tasks) != len(ids):
         raise Task.DoesNotExist("Some of the selected cards no longer exist; nothing was changed.")
+    columns = _share_lock_columns({task.task_status_id for task in tasks})
+    for task in tasks:
+        task.task_status = columns[task.task_status_id]
     return tasks
 
 
@@ -271,8 +287,13 @@ def bulk_move_tasks(*, project: Project, task_ids: Sequence, status_id) -> list[
         moving = [task for task in tasks if task.task_status_id != column.pk and not task.is_archived]
         sources = {task.task_status_id for task in moving}
         _check_wip(column, incoming=len(moving))
-        _share_lock_columns({task.task_status_id for task in tasks} | {column.pk})
-        last = Task.objects.live().filter(task_status_id=column.pk).aggregate(m=Max("position"))["m"] or 0.0
+        column = _share_lock_columns([column.pk])[column.pk]
+        last = (
+            Task.objects.live()
+            .filter(project_id=project.pk, task_status_id=column.pk)
+            .aggregate(m=Max("position"))["m"]
+            or 0.0
+        )
         deltas: Counter = Counter()
         whens = []
         moving.sort(key=lambda task: (task.task_status.position, task.position, task.pk))
@@ -302,7 +323,6 @@ def bulk_archive_tasks(*, project: Project, task_ids: Sequence) -> list[Task]:
     with transaction.atomic():
         tasks = _locked_tasks(project, task_ids)
         to_archive = [task for task in tasks if not task.is_archived]
-        _share_lock_columns({task.task_status_id for task in to_archive})
         now = timezone.now()
         deltas = Counter((project.pk, task.task_status.category) for task in to_archive)
         if to_archive:
@@ -323,8 +343,7 @@ def bulk_archive_tasks(*, project: Project, task_ids: Sequence) -> list[Task]:
 def bulk_create_tasks(*, project: Project, tasks: Sequence[Task], batch_size: int = 5000) -> int:
     """Insert many prepared tasks of one project at once (imports, demo data); counts follow."""
     with transaction.atomic():
-        columns = dict(TaskStatus.objects.filter(project=project).values_list("pk", "category"))
-        _share_lock_columns(columns)
+        columns = {pk: column.category for pk, column in _share_lock_columns(project=project).items()}
         deltas: Counter = Counter()
         for task in tasks:
             if task.task_status_id not in columns:

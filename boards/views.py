@@ -1,94 +1,687 @@
-"""Pages and htmx partials. Every view checks membership through boards.access."""
+"""Pages and htmx partials. Every view checks membership through boards.access.
 
+Writes answer an htmx request with fragments: the regions of the page they changed, each a
+partial of the page template, the extra ones marked hx-swap-oob. Without htmx they redirect.
+Refused input answers 4xx with the message as a fragment aimed (HX-Retarget) at a message region.
+"""
+
+from dataclasses import dataclass
+from functools import wraps
+
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.db import connection
+from django.db.models import Count, F, Q, Window
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import RowNumber
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
+from django_htmx.middleware import HtmxDetails
 
 from boards import live, realtime, services
-from boards.access import get_project_for, projects_for
-from boards.models import Task
+from boards.access import ReadOnly, can_edit, get_project_for, is_owner, projects_for
+from boards.models import Category, Membership, Project, Task, TaskStatus
+from boards.templatetags.board_tags import display_name
+
+PAGE_SIZE = 50
+User = get_user_model()
+
+
+class HtmxHttpRequest:  # typing only: django-htmx adds .htmx to every request
+    htmx: HtmxDetails
+
+
+# -- reading the board -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoardFilter:
+    q: str = ""
+    assignee: str = ""  # "", "none" or a user id
+
+    @classmethod
+    def from_params(cls, params) -> "BoardFilter":
+        q = " ".join(params.get("q", "").split())[:200]
+        assignee = params.get("assignee", "").strip()
+        if assignee not in ("", "none") and not assignee.isdigit():
+            assignee = ""
+        return cls(q=q, assignee=assignee)
+
+    def __bool__(self) -> bool:
+        return bool(self.q or self.assignee)
+
+    def q_object(self) -> Q:
+        condition = Q()
+        if self.q:
+            condition &= Q(title__icontains=self.q)
+        if self.assignee == "none":
+            condition &= Q(assignee__isnull=True)
+        elif self.assignee:
+            condition &= Q(assignee_id=int(self.assignee))
+        return condition
+
+    def sql(self) -> tuple[str, list]:
+        """The same condition as q_object() for the raw first-page query (table alias t)."""
+        clauses, params = [], []
+        if self.q:
+            escaped = self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            clauses.append("t.title ILIKE %s")
+            params.append(f"%{escaped}%")
+        if self.assignee == "none":
+            clauses.append("t.assignee_id IS NULL")
+        elif self.assignee:
+            clauses.append("t.assignee_id = %s")
+            params.append(int(self.assignee))
+        return "".join(f" AND {clause}" for clause in clauses), params
+
+    def as_params(self) -> dict:
+        return {key: value for key, value in (("q", self.q), ("assignee", self.assignee)) if value}
+
+
+def _first_pages(project: Project, board_filter: BoardFilter) -> list[Task]:
+    """The first PAGE_SIZE + 1 live cards of every column, in one query whatever the board's size."""
+    if connection.vendor == "postgresql":
+        extra, params = board_filter.sql()
+        # One index range scan per column (task_board_live), never the whole project.
+        ids = RawSQL(
+            "SELECT c.id FROM boards_taskstatus s CROSS JOIN LATERAL ("
+            " SELECT t.id FROM boards_task t"
+            " WHERE t.project_id = s.project_id AND t.task_status_id = s.id AND t.archived_at IS NULL"
+            f"{extra} ORDER BY t.position, t.id LIMIT %s) c WHERE s.project_id = %s",
+            [*params, PAGE_SIZE + 1, project.pk],
+        )
+        tasks = Task.objects.filter(pk__in=ids)
+    else:  # SQLite (make run): a window over the project's cards
+        tasks = (
+            Task.objects.live()
+            .filter(board_filter.q_object(), project=project)
+            .annotate(rank=Window(RowNumber(), partition_by=F("task_status_id"), order_by=[F("position"), F("pk")]))
+            .filter(rank__lte=PAGE_SIZE + 1)
+        )
+    return list(tasks.select_related("assignee").order_by("task_status_id", "position", "pk"))
+
+
+def _cursor(task: Task) -> str:
+    return f"{task.position!r}:{task.pk}"
+
+
+def _annotate_counts(project: Project, columns: list[TaskStatus], board_filter: BoardFilter) -> None:
+    """Each column's exact live count (one GROUP BY) and, with a filter on, how many match."""
+    counts = services.column_counts(project)
+    matching = None
+    if board_filter:
+        matching = dict(
+            Task.objects.live()
+            .filter(board_filter.q_object(), project=project)
+            .values_list("task_status_id")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+    for column in columns:
+        column.count = counts.get(column.pk, 0)
+        column.matching = None if matching is None else matching.get(column.pk, 0)
+        column.over = bool(column.wip_limit and column.count > column.wip_limit)
+        column.full = bool(column.wip_limit and column.count >= column.wip_limit)
+
+
+def _columns(project: Project) -> list[TaskStatus]:
+    return list(TaskStatus.objects.filter(project=project).order_by("position", "pk"))
+
+
+def _members(project: Project):
+    return list(
+        User.objects.filter(memberships__application_id=project.application_id).order_by("first_name", "username")
+    )
+
+
+def _board_context(project: Project, board_filter: BoardFilter) -> dict:
+    columns = _columns(project)
+    _annotate_counts(project, columns, board_filter)
+    by_column: dict[int, list[Task]] = {column.pk: [] for column in columns}
+    for task in _first_pages(project, board_filter):
+        by_column.setdefault(task.task_status_id, []).append(task)
+    for column in columns:
+        cards = by_column[column.pk]
+        column.has_more = len(cards) > PAGE_SIZE
+        column.cards = cards[:PAGE_SIZE]
+        column.cursor = _cursor(column.cards[-1]) if column.has_more else ""
+    return {
+        "project": project,
+        "columns": columns,
+        "members": _members(project),
+        "filter": board_filter,
+        "can_edit": can_edit(project),
+        "is_owner": is_owner(project),
+    }
+
+
+# -- rendering fragments ------------------------------------------------------------------------
+
+
+def _part(name: str, context: dict, *, oob=None) -> str:
+    """One region of the board page; oob=True replaces it by id, a string names a swap (beforeend:#x)."""
+    html = render_to_string(f"boards/board.html#{name}", {**context, "oob": oob is True})
+    if isinstance(oob, str):
+        return format_html('<div hx-swap-oob="{}">{}</div>', oob, html)
+    return html
+
+
+def _fragments(*parts: str, status: int = 200) -> HttpResponse:
+    return HttpResponse("".join(parts), status=status)
+
+
+def _message(text: str = "", *, target: str = "board-messages", undo_task: Task | None = None, project=None) -> str:
+    return render_to_string(
+        "boards/board.html#message",
+        {"message": text, "message_id": target, "oob": True, "undo_task": undo_task, "project": project},
+    )
+
+
+def _fresh_project(user, project: Project) -> Project:
+    """The project re-read after a write, with its counts and derived status."""
+    return get_project_for(user, project.pk)
+
+
+def _board_effects(request, project: Project, column_ids, board_filter: BoardFilter | None = None) -> list[str]:
+    """The regions every card change touches: the counts of the given columns, progress, status."""
+    project = _fresh_project(request.user, project)
+    board_filter = board_filter if board_filter is not None else BoardFilter.from_params(request.POST)
+    columns = [column for column in _columns(project) if column.pk in set(column_ids)]
+    _annotate_counts(project, columns, board_filter)
+    context = {"project": project}
+    parts = [_part("column_count", {**context, "column": column}, oob=True) for column in columns]
+    parts.append(_part("project_progress", context, oob=True))
+    parts.append(_part("project_status", context, oob=True))
+    return parts
+
+
+def _card_context(project: Project, task: Task) -> dict:
+    return {"project": project, "task": task, "columns": _columns(project), "can_edit": can_edit(project)}
+
+
+def _refused(request, project, error, status: int, *, target: str = "board-messages") -> HttpResponse:
+    """A 4xx whose body is the message; htmx puts it in the message region, changing nothing else."""
+    if isinstance(error, ValidationError):
+        text = " ".join(error.messages)
+    else:
+        text = str(error.args[0]) if getattr(error, "args", None) else str(error)
+    if request.htmx:
+        html = render_to_string("boards/board.html#message", {"message": text, "message_id": target})
+        response = HttpResponse(html, status=status)
+        retarget(response, f"#{target}")
+        reswap(response, "outerHTML")
+        return response
+    return render(request, "boards/refused.html", {"project": project, "message": text}, status=status)
+
+
+def write_view(view):
+    """POST only; the project checked for edit rights; refused input turned into a 4xx message."""
+
+    @wraps(view)
+    @require_POST
+    @login_required
+    def wrapper(request, project_id, *args, **kwargs):
+        project = get_project_for(request.user, project_id)
+        request.error_target = "board-messages"
+        try:
+            if not can_edit(project):
+                raise ReadOnly("Viewers can look at this board but not change it.")
+            return view(request, project, *args, **kwargs)
+        except ReadOnly as error:
+            return _refused(request, project, error, 403, target=request.error_target)
+        except ValidationError as error:
+            return _refused(request, project, error, 422, target=request.error_target)
+        except services.Conflict as error:
+            return _refused(request, project, error, 409, target=request.error_target)
+        except Task.DoesNotExist as error:
+            return _refused(request, project, error, 404, target=request.error_target)
+
+    return wrapper
+
+
+def _owner_only(project: Project) -> None:
+    if not is_owner(project):
+        raise ReadOnly("Only the workspace's owners can change projects and columns.")
+
+
+# -- home and projects --------------------------------------------------------------------------
 
 
 @require_GET
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: HtmxHttpRequest) -> HttpResponse:
+    memberships = list(
+        Membership.objects.filter(user=request.user).select_related("application").order_by("application__name")
+    )
     projects = (
         projects_for(request.user)
         .select_related("application", "status_aggregation", "derived_status")
         .order_by("application__name", "application_id", "name", "pk")
     )
-    return render(request, "boards/home.html", {"projects": projects})
+    by_application: dict[int, list[Project]] = {}
+    for project in projects:
+        by_application.setdefault(project.application_id, []).append(project)
+    workspaces = [
+        {
+            "application": membership.application,
+            "is_owner": membership.role == Membership.Role.OWNER,
+            "projects": by_application.get(membership.application_id, []),
+        }
+        for membership in memberships
+    ]
+    return render(request, "boards/home.html", {"workspaces": workspaces})
+
+
+@require_POST
+@login_required
+def project_create(request: HtmxHttpRequest, application_id: int) -> HttpResponse:
+    membership = Membership.objects.filter(user=request.user, application_id=application_id).first()
+    if membership is None:
+        raise Http404("No such workspace.")
+    target = f"application-{application_id}-message"
+    if membership.role != Membership.Role.OWNER:
+        return _refused(request, None, ReadOnly("Only the workspace's owners can add projects."), 403, target=target)
+    try:
+        project = services.create_project(
+            application=membership.application, name=request.POST.get("name", ""), key=request.POST.get("key", "")
+        )
+    except ValidationError as error:
+        return _refused(request, None, error, 422, target=target)
+    if request.htmx:
+        return HttpResponseClientRedirect(project.get_absolute_url())
+    return redirect(project)
+
+
+@write_view
+def project_rename(request: HtmxHttpRequest, project: Project) -> HttpResponse:
+    request.error_target = f"project-{project.pk}-message"
+    _owner_only(project)
+    services.rename_project(project=project, name=request.POST.get("name", ""))
+    if not request.htmx:
+        return redirect("home" if request.POST.get("next") == "home" else project)
+    return _fragments(_part("project_name", {"project": project}, oob=True), _message(target=request.error_target))
+
+
+# -- the board ----------------------------------------------------------------------------------
 
 
 @require_GET
 @login_required
-def board(request: HttpRequest, project_id: int) -> HttpResponse:
+def board(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
     project = get_project_for(request.user, project_id)
-    live_seq = live.current_seq(project.pk)  # before the cards: a later change must look unseen
-    columns = list(project.task_statuses.order_by("position", "pk"))
-    counts = services.column_counts(project)
-    cards: dict[int, list[Task]] = {}
-    for task in Task.objects.for_board().filter(project=project):
-        cards.setdefault(task.task_status_id, []).append(task)
-    for column in columns:
-        column.live_count = counts.get(column.pk, 0)
-        column.cards = cards.get(column.pk, [])
-    return render(request, "boards/board.html", {"project": project, "columns": columns, "live_seq": live_seq})
+    live_seq = live.current_seq(project.pk)  # before the cards: a change committed meanwhile looks unseen
+    context = {**_board_context(project, BoardFilter.from_params(request.GET)), "live_seq": live_seq}
+    if request.htmx and request.htmx.target == "board-columns":
+        return render(request, "boards/board.html#columns", context)
+    return render(request, "boards/board.html", context)
 
 
 @require_GET
 @login_required
-def card(request: HttpRequest, project_id: int, task_id: int) -> HttpResponse:
+def column_more(request: HtmxHttpRequest, project_id: int, status_id: int) -> HttpResponse:
+    """The next page of a column after the (position, id) cursor: keyset, so page 200 costs as page 2."""
     project = get_project_for(request.user, project_id)
     try:
-        task = Task.objects.select_related("task_status", "assignee", "reporter").get(pk=task_id, project=project)
-    except Task.DoesNotExist:
-        raise Http404("No such card.") from None
-    return render(request, "boards/card.html", {"project": project, "task": task})
+        column = TaskStatus.objects.get(pk=status_id, project=project)
+        position, last_id = request.GET.get("after", "").split(":")
+        position, last_id = float(position), int(last_id)
+    except (TaskStatus.DoesNotExist, ValueError):
+        raise Http404("No such column or page.") from None
+    board_filter = BoardFilter.from_params(request.GET)
+    cards = list(
+        Task.objects.for_board()
+        .filter(board_filter.q_object(), project=project, task_status=column)
+        .filter(Q(position__gt=position) | Q(position=position, pk__gt=last_id))[: PAGE_SIZE + 1]
+    )
+    column.has_more = len(cards) > PAGE_SIZE
+    cards = cards[:PAGE_SIZE]
+    column.cursor = _cursor(cards[-1]) if column.has_more else ""
+    context = {"project": project, "column": column, "columns": _columns(project), "can_edit": can_edit(project)}
+    cards_html = mark_safe("".join(_part("card", {**context, "task": task}) for task in cards))  # noqa: S308
+    more = _part("column_more", context)
+    if not request.htmx:
+        return HttpResponse(cards_html + more)
+    return _fragments(
+        more, format_html('<div hx-swap-oob="beforeend:#column-{}-cards">{}</div>', column.pk, cards_html)
+    )
 
 
-def _display_name(user) -> str:
-    return user.get_full_name() or user.get_username()
-
-
-def _publish_lock(project_id: int, task_id: int, holder_name: str = "") -> None:
-    html = render_to_string("boards/live/lock.html", {"task_id": task_id, "holder_name": holder_name})
-    live.publish(project_id, html, exclude=live.origin_client.get())
-
-
-@require_http_methods(["GET", "POST"])
+@require_GET
 @login_required
-def card_edit(request: HttpRequest, project_id: int, task_id: int) -> HttpResponse:
-    """The card's editor: GET takes the card's edit lock (or shows who holds it, read-only);
-    POST saves through services.update_task, whose version check stays the last guard."""
-    project = get_project_for(request.user, project_id, edit=True)
+def archived(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
+    project = get_project_for(request.user, project_id)
+    tasks = list(
+        Task.objects.archived()
+        .filter(project=project)
+        .select_related("task_status", "assignee")
+        .order_by("-archived_at", "-pk")[:200]
+    )
+    return render(request, "boards/archived.html", {"project": project, "tasks": tasks, "can_edit": can_edit(project)})
+
+
+# -- cards --------------------------------------------------------------------------------------
+
+
+def _get_card(project: Project, task_id) -> Task:
     try:
-        task = Task.objects.select_related("task_status", "assignee").get(pk=task_id, project=project)
+        return Task.objects.select_related("task_status", "assignee", "reporter").get(pk=task_id, project=project)
     except Task.DoesNotExist:
         raise Http404("No such card.") from None
-    context = {"project": project, "task": task, "card_template": live.CARD_TEMPLATE}
-    if request.method == "POST":
-        try:
-            task = services.update_task(
-                project=project,
-                task_id=task.pk,
-                version=request.POST.get("version", "0"),
-                title=request.POST.get("title", ""),
-                description=request.POST.get("description", ""),
-            )
-        except services.StaleVersion as error:
-            context.update(error=str(error), title=request.POST.get("title"))
-            return render(request, "boards/live/editor.html", context, status=409)
-        except ValidationError as error:
-            context.update(error=" ".join(error.messages), title=request.POST.get("title"))
-            return render(request, "boards/live/editor.html", context, status=422)
-        realtime.lock_release(task.pk, request.user.pk)
-        _publish_lock(project.pk, task.pk)
-        return render(request, "boards/live/saved.html", {**context, "task": task})
-    lock = realtime.lock_acquire(task.pk, request.user.pk, _display_name(request.user))
-    if lock.held:
-        _publish_lock(project.pk, task.pk, _display_name(request.user))
-    return render(request, "boards/live/editor.html", {**context, "lock": lock})
+
+
+@require_GET
+@login_required
+def card(request: HtmxHttpRequest, project_id: int, task_id: int) -> HttpResponse:
+    project = get_project_for(request.user, project_id)
+    task = _get_card(project, task_id)
+    context = {**_card_context(project, task), "members": _members(project), "in_dialog": bool(request.htmx)}
+    if context["can_edit"] and not task.is_archived:
+        # Opening the editor takes the card's edit lock; someone else's lock makes it read-only.
+        context["lock"] = realtime.lock_acquire(task.pk, request.user.pk, display_name(request.user))
+    if request.htmx:
+        return render(request, "boards/card.html#detail", context)
+    return render(request, "boards/card.html", context)
+
+
+def _assignee_from(project: Project, value: str):
+    """A member of the project's workspace, or None for nobody; anyone else is refused."""
+    if not value:
+        return None
+    try:
+        return User.objects.get(pk=int(value), memberships__application_id=project.application_id)
+    except (User.DoesNotExist, ValueError):
+        raise ValidationError({"assignee": "Pick a member of this workspace (or nobody)."}) from None
+
+
+@write_view
+def card_create(request: HtmxHttpRequest, project: Project, status_id: int) -> HttpResponse:
+    request.error_target = f"column-{status_id}-message"
+    task = services.create_task(
+        project=project,
+        status_id=status_id,
+        title=request.POST.get("title", ""),
+        reporter=request.user,
+        assignee=_assignee_from(project, request.POST.get("assignee", "")),
+    )
+    if not request.htmx:
+        return redirect(project)
+    context = _card_context(project, task)
+    return _fragments(
+        _part("card", context, oob=f"afterbegin:#column-{task.task_status_id}-cards"),
+        *_board_effects(request, project, [task.task_status_id]),
+        _message(target=request.error_target),
+        _message(),
+    )
+
+
+@write_view
+def card_update(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpResponse:
+    task = _get_card(project, task_id)
+    request.error_target = f"card-{task.pk}-detail-message"
+    posted = {
+        "title": request.POST.get("title", ""),
+        "description": request.POST.get("description", ""),
+        "assignee": request.POST.get("assignee", ""),
+    }
+    in_dialog = request.POST.get("context") == "dialog"
+    try:
+        assignee = _assignee_from(project, posted["assignee"])
+        task = services.update_task(
+            project=project,
+            task_id=task.pk,
+            version=request.POST.get("version") or 0,
+            title=posted["title"],
+            description=posted["description"],
+            assignee=assignee,
+        )
+    except (ValidationError, services.StaleVersion) as error:
+        # The user's text goes back into the form: nothing they typed is lost.
+        current = _get_card(project, task.pk)
+        stale = isinstance(error, services.StaleVersion)
+        context = {
+            **_card_context(project, current),
+            "members": _members(project),
+            "in_dialog": in_dialog,
+            "posted": posted,
+            "conflict": current if stale else None,
+            "error": " ".join(error.messages) if isinstance(error, ValidationError) else str(error),
+            # A conflict shows their version next to yours; saving again is then a choice, not an accident.
+            "form_version": current.version if stale else request.POST.get("version", current.version),
+        }
+        status = 409 if stale else 422
+        if request.htmx:
+            return render(request, "boards/card.html#detail", context, status=status)
+        return render(request, "boards/card.html", context, status=status)
+    realtime.lock_release(task.pk, request.user.pk)
+    if not request.htmx:
+        return redirect(task)
+    task = _get_card(project, task.pk)
+    context = {**_card_context(project, task), "members": _members(project), "in_dialog": in_dialog}
+    parts = [render_to_string("boards/card.html#detail", {**context, "saved": True})]
+    if in_dialog:
+        parts.append(_part("card", context, oob=True))
+    return _fragments(*parts)
+
+
+def _move_target(project: Project, task: Task, post) -> dict:
+    """The column and neighbours of a move: from drag and drop (after_id/before_id), or the menu."""
+    direction = post.get("direction", "")
+    if direction in ("up", "down"):
+        siblings = Task.objects.live().filter(project=project, task_status_id=task.task_status_id).exclude(pk=task.pk)
+        here = Q(position__lt=task.position) | Q(position=task.position, pk__lt=task.pk)
+        if direction == "up":
+            neighbour = siblings.filter(here).order_by("-position", "-pk").values_list("pk", flat=True).first()
+            if neighbour is None:
+                raise ValidationError("This card is already at the top of its column.")
+            return {"status_id": task.task_status_id, "before_id": neighbour}
+        neighbour = siblings.exclude(here).order_by("position", "pk").values_list("pk", flat=True).first()
+        if neighbour is None:
+            raise ValidationError("This card is already at the bottom of its column.")
+        return {"status_id": task.task_status_id, "after_id": neighbour}
+    status_id = post.get("status_id", "")
+    after_id = post.get("after_id") or None
+    before_id = post.get("before_id") or None
+    if post.get("via") == "menu":
+        # Moved from the menu to another column: the top of it, where it is visible.
+        first = (
+            Task.objects.live()
+            .filter(project=project, task_status_id=int(status_id) if status_id.isdigit() else 0)
+            .exclude(pk=task.pk)
+            .order_by("position", "pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if str(task.task_status_id) == status_id and not task.is_archived:
+            raise ValidationError("The card is already in that column.")
+        after_id, before_id = None, first
+    for value in (after_id, before_id):
+        if value is not None and not str(value).isdigit():
+            raise ValidationError("The card's new neighbours are not valid ids.")
+    return {"status_id": status_id, "after_id": after_id, "before_id": before_id}
+
+
+@write_view
+def card_move(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpResponse:
+    try:
+        current = Task.objects.only("pk", "position", "task_status_id", "archived_at").get(pk=task_id, project=project)
+    except (Task.DoesNotExist, ValueError):
+        raise Task.DoesNotExist("That card no longer exists: someone may have deleted it.") from None
+    target = _move_target(project, current, request.POST)
+    task = services.move_task(project=project, task_id=current.pk, **target)
+    if not request.htmx:
+        return redirect(project)
+    context = {**_card_context(project, task), "focus": request.POST.get("via") == "menu"}
+    if target.get("after_id"):
+        place = f"afterend:#card-{target['after_id']}"
+    elif target.get("before_id"):
+        place = f"beforebegin:#card-{target['before_id']}"
+    else:
+        place = f"beforeend:#column-{task.task_status_id}-cards"
+    return _fragments(
+        _oob_delete(f"#card-{task.pk}"),
+        _part("card", context, oob=place),
+        *_board_effects(request, project, {current.task_status_id, task.task_status_id}),
+        _message(),
+    )
+
+
+def _where(request) -> str:
+    """Which page sent a card action: the board (default), its card dialog, the card page, Archived."""
+    where = request.POST.get("context", "board")
+    return where if where in ("board", "dialog", "page", "archived") else "board"
+
+
+def _detail(request, project: Project, task: Task) -> str:
+    """The card's detail region, refreshed, for the dialog or page that shows it (ignored elsewhere)."""
+    context = {
+        **_card_context(project, task),
+        "members": _members(project),
+        "in_dialog": _where(request) == "dialog",
+    }
+    return render_to_string("boards/card.html#detail", context)
+
+
+def _oob_delete(selector: str) -> str:
+    return format_html('<div hx-swap-oob="delete:{}"></div>', selector)
+
+
+@write_view
+def card_archive(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpResponse:
+    task = services.archive_task(project=project, task_id=task_id)
+    if not request.htmx:
+        return redirect(project)
+    task = _get_card(project, task.pk)
+    parts = [_detail(request, project, task)]
+    if _where(request) in ("board", "dialog"):
+        parts += [
+            _oob_delete(f"#card-{task.pk}"),
+            *_board_effects(request, project, [task.task_status_id]),
+            _message(f"Archived “{task.title}”.", undo_task=task, project=project),
+        ]
+    return _fragments(*parts)
+
+
+@write_view
+def card_unarchive(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpResponse:
+    task = services.unarchive_task(project=project, task_id=task_id)
+    if not request.htmx:
+        return redirect(project)
+    task = _get_card(project, task.pk)
+    where = _where(request)
+    parts = [_detail(request, project, task)]
+    text = f"“{task.title}” is back in {task.task_status.name}."
+    if where in ("board", "dialog"):
+        parts += [
+            _part("card", _card_context(project, task), oob=f"beforeend:#column-{task.task_status_id}-cards"),
+            *_board_effects(request, project, [task.task_status_id]),
+            _message(text),
+        ]
+    elif where == "archived":
+        parts += [_oob_delete(f"#archived-{task.pk}"), _message(text)]
+    return _fragments(*parts)
+
+
+@write_view
+def card_delete(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpResponse:
+    task = services.delete_task(project=project, task_id=task_id)
+    where = _where(request)
+    if not request.htmx:
+        return redirect("archived" if where == "archived" else "board", project.pk)
+    if where == "page":
+        return HttpResponseClientRedirect(project.get_absolute_url())
+    text = f"Deleted “{task.title}”."
+    parts = [render_to_string("boards/card.html#gone", {"title": task.title})]
+    if where == "archived":
+        parts += [_oob_delete(f"#archived-{task_id}"), _message(text)]
+    else:
+        parts += [
+            _oob_delete(f"#card-{task_id}"),
+            *_board_effects(request, project, [task.task_status_id]),
+            _message(text),
+        ]
+    return _fragments(*parts)
+
+
+# -- columns ------------------------------------------------------------------------------------
+
+
+def _columns_context(project: Project) -> dict:
+    columns = _columns(project)
+    _annotate_counts(project, columns, BoardFilter())
+    return {"project": project, "columns": columns, "categories": Category.choices, "is_owner": is_owner(project)}
+
+
+@require_GET
+@login_required
+def columns(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
+    project = get_project_for(request.user, project_id)
+    _owner_only(project)
+    return render(request, "boards/columns.html", _columns_context(project))
+
+
+def _columns_response(request, project: Project) -> HttpResponse:
+    if not request.htmx:
+        return redirect("columns", project.pk)
+    return render(request, "boards/columns.html#column_list", _columns_context(project))
+
+
+@write_view
+def column_add(request: HtmxHttpRequest, project: Project) -> HttpResponse:
+    request.error_target = "columns-message"
+    _owner_only(project)
+    services.add_column(
+        project=project,
+        name=request.POST.get("name", ""),
+        category=request.POST.get("category", ""),
+        wip_limit=request.POST.get("wip_limit", ""),
+        wip_hard=request.POST.get("wip_hard") == "on",
+    )
+    return _columns_response(request, project)
+
+
+@write_view
+def column_update(request: HtmxHttpRequest, project: Project, status_id: int) -> HttpResponse:
+    request.error_target = "columns-message"
+    _owner_only(project)
+    services.update_column(
+        project=project,
+        status_id=status_id,
+        name=request.POST.get("name", ""),
+        category=request.POST.get("category", ""),
+        wip_limit=request.POST.get("wip_limit", ""),
+        wip_hard=request.POST.get("wip_hard") == "on",
+    )
+    return _columns_response(request, project)
+
+
+@write_view
+def column_reorder(request: HtmxHttpRequest, project: Project) -> HttpResponse:
+    """A full order (status_ids), or one column one step left or right (status_id, direction)."""
+    request.error_target = "columns-message"
+    _owner_only(project)
+    order = request.POST.getlist("status_ids")
+    if not order:
+        order = [str(pk) for pk in TaskStatus.objects.filter(project=project).values_list("pk", flat=True)]
+        moving, direction = request.POST.get("status_id", ""), request.POST.get("direction", "")
+        if moving not in order or direction not in ("left", "right"):
+            raise ValidationError("That column is not on this board (it may have been deleted).")
+        index = order.index(moving)
+        swap = index - 1 if direction == "left" else index + 1
+        if 0 <= swap < len(order):
+            order[index], order[swap] = order[swap], order[index]
+    services.reorder_columns(project=project, status_ids=order)
+    return _columns_response(request, project)
+
+
+@write_view
+def column_delete(request: HtmxHttpRequest, project: Project, status_id: int) -> HttpResponse:
+    request.error_target = "columns-message"
+    _owner_only(project)
+    services.delete_column(project=project, status_id=status_id)
+    return _columns_response(request, project)

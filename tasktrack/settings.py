@@ -5,6 +5,7 @@ With DEBUG off, SECRET_KEY and ALLOWED_HOSTS must be set.
 """
 
 import os
+import warnings
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -30,15 +31,18 @@ def database_from_url(url: str) -> dict:
     if parts.scheme not in {"postgres", "postgresql"}:
         raise ImproperlyConfigured(f"DATABASE_URL must be postgres://…, not {parts.scheme}://")
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        "ENGINE": "tasktrack.db",  # django.db.backends.postgresql, with a quicker pool recovery
         "NAME": unquote(parts.path.lstrip("/")) or "tasktrack",
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
-        # Django's psycopg pool, not CONN_MAX_AGE: under daphne each request runs in its own
-        # thread and persistent connections leak there.
-        "CONN_MAX_AGE": 0,
+        # Django's psycopg pool instead of CONN_MAX_AGE (left at its default, 0): under daphne
+        # each request runs in its own thread, where persistent connections pile up.
+        # Each connection is tested as it leaves the pool, so one PostgreSQL closed meanwhile (a
+        # restart, a failover, pg_terminate_backend) is replaced instead of failing the next
+        # request. tasktrack.db replaces all the dead ones at once.
+        "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
             "pool": {
                 "min_size": int(os.environ.get("DB_POOL_MIN", "1")),
@@ -89,6 +93,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tasktrack.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -98,6 +103,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "tasktrack.middleware.DatabaseUnavailableMiddleware",
     "boards.middleware.LiveClientMiddleware",
 ]
 
@@ -162,9 +168,7 @@ if REDIS_URL:
                     {
                         "address": REDIS_URL,
                         "socket_connect_timeout": REDIS_CONNECT_TIMEOUT,
-                        # Above the layer's 5 s blocking receive (BZPOPMIN), which a shorter read
-                        # timeout breaks every few hundred ms; sends are bounded in boards.live.
-                        "socket_timeout": 10,
+                        "socket_timeout": REDIS_SOCKET_TIMEOUT,
                     }
                 ],
                 "capacity": 500,
@@ -201,8 +205,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+if DEBUG:
+    # Development serves static files from the finders; STATIC_ROOT exists only after collectstatic.
+    warnings.filterwarnings("ignore", message="No directory at: ", category=UserWarning)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -228,6 +235,12 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", False) else None
 X_FRAME_OPTIONS = "DENY"
+# Sent by tasktrack.middleware.ContentSecurityPolicyMiddleware; {ws_origins} is this host's ws/wss.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' {ws_origins}; frame-ancestors 'none'; form-action 'self'; base-uri 'self'; "
+    "object-src 'none'"
+)
 
 LOGGING = {
     "version": 1,

@@ -21,3 +21,22 @@ def assert_counts_exact(*projects: Project) -> None:
         category = derive_category(expected[project_id])
         first = project.task_statuses.filter(category=category).order_by("position", "pk").first()
         assert project.derived_status == first, f"project {project_id}: status {project.derived_status} != {first}"
+
+
+# The derived status rule (ARCHITECTURE.md), row by row: live tasks per category -> status category.
+DERIVED_RULES = [
+    ({}, "todo"),
+    ({"todo": 3}, "todo"),
+    ({"issue": 1}, "issue"),
+    ({"issue": 1, "done": 5}, "issue"),
+    ({"todo": 1, "active": 1, "review": 1, "issue": 1, "done": 1}, "issue"),
+    ({"done": 4}, "done"),
+    ({"review": 2}, "review"),
+    ({"review": 2, "done": 3}, "review"),
+    ({"review": 1, "todo": 1}, "active"),
+    ({"review": 1, "active": 1}, "active"),
+    ({"active": 1}, "active"),
+    ({"active": 2, "review": 1, "done": 1}, "active"),
+    ({"todo": 2, "done": 1}, "active"),
+    ({"todo": 2, "active": 1}, "active"),
+]

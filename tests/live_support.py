@@ -1,6 +1,7 @@
 """Helpers for the live-board tests: session cookies, WebSocket clients, daphne processes."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -50,6 +51,12 @@ async def receive_until(communicator, needle: str, timeout: float = 5) -> str:
             raise AssertionError(f"socket closed ({message.get('code')}) waiting for {needle!r}")
         if needle in message.get("text", ""):
             return message["text"]
+
+
+def column_count(html: str, column_id: int) -> int | None:
+    """The count an oob column_count fragment shows for a column, None when it has none."""
+    found = re.search(rf'id="column-{column_id}-count".*?<span class="held"[^>]*>(\d+)</span>', html, re.S)
+    return int(found.group(1)) if found else None
 
 
 def free_port(candidates) -> int:

@@ -155,12 +155,20 @@
     }
   }
 
-  function renewLocks() {
+  // Edit locks: the server took the lock when it served the editor; while the editor is open the
+  // page renews it, and gives it back as soon as the editor goes away.
+  function syncLocks(renew) {
     var open = {};
     document.querySelectorAll("[data-edit-lock]").forEach(function (editor) {
+      var dialog = editor.closest("dialog");
+      if (dialog && !dialog.open) {
+        return;
+      }
       var taskId = editor.dataset.editLock;
       open[taskId] = true;
-      send({ type: "lock", task: Number(taskId) });
+      if (renew || !heldLocks[taskId]) {
+        send({ type: "lock", task: Number(taskId) });
+      }
     });
     Object.keys(heldLocks).forEach(function (taskId) {
       if (!open[taskId]) {
@@ -168,6 +176,14 @@
       }
     });
     heldLocks = open;
+  }
+
+  var lockCheck = null;
+  function lockChanged() {
+    clearTimeout(lockCheck);
+    lockCheck = setTimeout(function () {
+      syncLocks(false);
+    }, 50);
   }
 
   root.addEventListener("htmx:wsOpen", function (event) {
@@ -178,7 +194,9 @@
       setInterval(function () {
         send({ type: "ping" });
       }, HEARTBEAT_MS),
-      setInterval(renewLocks, LOCK_RENEW_MS),
+      setInterval(function () {
+        syncLocks(true);
+      }, LOCK_RENEW_MS),
     ];
   });
 
@@ -197,11 +215,8 @@
   });
 
   // An editor closed without saving gives its lock back at once.
-  document.body.addEventListener("htmx:afterSwap", function () {
-    if (socket && Object.keys(heldLocks).length) {
-      renewLocks();
-    }
-  });
+  document.body.addEventListener("htmx:afterSwap", lockChanged);
+  document.addEventListener("close", lockChanged, true); // <dialog> close does not bubble
 
   window.addEventListener("pagehide", function () {
     Object.keys(heldLocks).forEach(function (taskId) {

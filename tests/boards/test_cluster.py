@@ -3,7 +3,15 @@
 import pytest
 
 from boards import services
-from tests.live_support import Browserless, Daphne, free_port, session_cookie, ws_connect, ws_receive_until
+from tests.live_support import (
+    Browserless,
+    Daphne,
+    column_count,
+    free_port,
+    session_cookie,
+    ws_connect,
+    ws_receive_until,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -32,14 +40,16 @@ def test_a_change_posted_to_one_process_reaches_a_socket_on_the_other(two_server
         ws_receive_until(mine, 'data-kind="hello"')
         ws_receive_until(theirs, 'data-kind="hello"')
         http = Browserless(first.url, editor_session)
-        edit = f"/projects/{project.pk}/cards/{task.pk}/edit/"
         status, _ = http.request(f"/projects/{project.pk}/")  # the page sets the CSRF cookie
         assert status == 200
         status, _ = http.request(
-            edit, {"title": "Across processes", "version": task.version}, headers={"X-Live-Client": "page-a"}
+            f"/projects/{project.pk}/cards/{task.pk}/move/",
+            {"status_id": columns["done"].pk},
+            headers={"X-Live-Client": "page-a", "HX-Request": "true"},
         )
         assert status == 200
         html = ws_receive_until(theirs, 'data-kind="change"')
-        assert "Across processes" in html
+        assert "Across" in html
+        assert column_count(html, columns["done"].pk) == 1
         own = ws_receive_until(mine, 'id="live-meta"')
         assert 'data-kind="own"' in own

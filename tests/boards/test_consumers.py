@@ -11,7 +11,7 @@ from django.db import transaction
 from boards import live, services
 from boards.models import Membership
 from tests.factories import MembershipFactory, UserFactory
-from tests.live_support import open_socket, receive_until, session_cookie
+from tests.live_support import column_count, open_socket, receive_until, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
@@ -97,12 +97,13 @@ class TestEvents:
             await sync_to_async(move)()
             html = await receive_until(other, 'id="live-meta"')
             assert 'data-kind="change"' in html
-            assert f'<div id="card-{task.pk}" hx-swap-oob="delete">' in html
+            assert f'<div hx-swap-oob="delete:#card-{task.pk}"></div>' in html
             assert f'hx-swap-oob="afterbegin:#column-{columns["active"].pk}-cards"' in html
             assert "Ship it" in html
-            assert f'<span id="column-{columns["todo"].pk}-count" hx-swap-oob="true">0</span>' in html
-            assert f'<span id="column-{columns["active"].pk}-count" hx-swap-oob="true">1</span>' in html
+            assert column_count(html, columns["todo"].pk) == 0
+            assert column_count(html, columns["active"].pk) == 1
             assert f'id="project-{project.pk}-status"' in html
+            assert f'id="project-{project.pk}-progress"' in html
 
             own = await receive_until(origin, 'id="live-meta"')
             assert 'data-kind="own"' in own
@@ -112,24 +113,30 @@ class TestEvents:
 
         async_to_sync(scenario)()
 
-    def test_edit_through_the_http_view_reaches_other_viewers(self, client, project, columns, editor, owner):
-        task = services.create_task(project=project, status_id=columns["todo"].pk, title="Draft", reporter=editor)
-        watcher = session_cookie(owner)
-
+    def test_move_through_the_http_view_reaches_other_viewers(self, client, project, columns, editor, owner, viewer):
+        task = services.create_task(project=project, status_id=columns["todo"].pk, title="Drag me", reporter=editor)
+        watcher, reader = session_cookie(owner), session_cookie(viewer)
         client.force_login(editor)
 
         async def scenario():
             other, _ = await open_socket(project.pk, cookie=watcher)
+            read_only, _ = await open_socket(project.pk, cookie=reader)
             await receive_until(other, "hello")
+            await receive_until(read_only, "hello")
             response = await sync_to_async(client.post)(
-                f"/projects/{project.pk}/cards/{task.pk}/edit/",
-                {"title": "Final", "description": "", "version": task.version},
-                headers={"X-Live-Client": "page-a"},
+                f"/projects/{project.pk}/cards/{task.pk}/move/",
+                {"status_id": columns["review"].pk},
+                headers={"X-Live-Client": "page-a", "HX-Request": "true"},
             )
             assert response.status_code == 200
-            html = await receive_until(other, "Final")
-            assert f'id="card-{task.pk}"' in html
+            html = await receive_until(other, "Drag me")
+            assert column_count(html, columns["review"].pk) == 1
+            assert f'action="/projects/{project.pk}/cards/{task.pk}/archive/"' in html  # an editor's card menu
+            seen = await receive_until(read_only, "Drag me")
+            assert column_count(seen, columns["review"].pk) == 1
+            assert "/archive/" not in seen  # a viewer's card has no menu
             await other.disconnect()
+            await read_only.disconnect()
 
         async_to_sync(scenario)()
 

@@ -10,11 +10,12 @@ from django.test import override_settings
 from boards import live, realtime, services
 from boards.models import Task
 from tests.helpers import assert_counts_exact
-from tests.live_support import free_port, open_socket, receive_until, session_cookie
+from tests.live_support import column_count, free_port, open_socket, receive_until, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 
 DEAD_PORT = free_port(range(18590, 18600))
+HX = {"HX-Request": "true"}
 
 
 def dead_redis():
@@ -33,22 +34,25 @@ class TestRender:
         task = services.create_task(project=project, status_id=columns["todo"].pk, title="Old", reporter=editor)
         services.archive_task(project=project, task_id=task.pk)
         html = live.render_change(project_id=project.pk, task_ids=[task.pk], column_ids=[columns["todo"].pk], seq=9)
+        html = html["editor"]
         assert 'data-seq="9"' in html
-        assert f'<div id="card-{task.pk}" hx-swap-oob="delete">' in html
+        assert f'<div hx-swap-oob="delete:#card-{task.pk}"></div>' in html
         assert "Old" not in html
-        assert f'<span id="column-{columns["todo"].pk}-count" hx-swap-oob="true">0</span>' in html
+        assert column_count(html, columns["todo"].pk) == 0
 
     def test_moved_card_goes_after_its_new_neighbour(self, project, columns, editor):
         above = services.create_task(project=project, status_id=columns["done"].pk, title="Above", reporter=editor)
         moved = services.create_task(project=project, status_id=columns["todo"].pk, title="Moved", reporter=editor)
         services.move_task(project=project, task_id=moved.pk, status_id=columns["done"].pk, after_id=above.pk)
         html = live.render_change(project_id=project.pk, task_ids=[moved.pk], column_ids=[columns["todo"].pk], seq=1)
+        html = html["viewer"]
         assert f'hx-swap-oob="afterend:#card-{above.pk}"' in html
-        assert f'<span id="column-{columns["done"].pk}-count" hx-swap-oob="true">2</span>' in html
+        assert column_count(html, columns["done"].pk) == 2
+        assert column_count(html, columns["todo"].pk) == 0
 
     def test_a_resync_event_carries_no_cards(self, project, columns, editor):
         services.create_task(project=project, status_id=columns["todo"].pk, title="Some card", reporter=editor)
-        html = live.render_change(project_id=project.pk, task_ids=[], column_ids=[], seq=3, resync=True)
+        html = live.render_change(project_id=project.pk, task_ids=[], column_ids=[], seq=3, resync=True)["editor"]
         assert 'data-resync="1"' in html
         assert "Some card" not in html
 
@@ -78,22 +82,22 @@ class TestDeadRedis:
             await receive_until(socket, "hello")
             await sync_to_async(services.move_task)(project=project, task_id=task.pk, status_id=columns["done"].pk)
             html = await receive_until(socket, 'data-kind="change"')
-            assert f'<span id="column-{columns["done"].pk}-count" hx-swap-oob="true">1</span>' in html
+            assert column_count(html, columns["done"].pk) == 1
             await socket.disconnect()
 
         async_to_sync(scenario)()
 
     def test_editing_without_redis_is_guarded_by_the_version(self, client, project, columns, editor, owner):
         task = services.create_task(project=project, status_id=columns["todo"].pk, title="Both", reporter=editor)
-        url = f"/projects/{project.pk}/cards/{task.pk}/edit/"
+        card, update = f"/projects/{project.pk}/cards/{task.pk}/", f"/projects/{project.pk}/cards/{task.pk}/edit/"
         with dead_redis():
             client.force_login(editor)
-            assert b"data-edit-lock" in client.get(url).content
+            assert b"data-edit-lock" in client.get(card, headers=HX).content
             client.force_login(owner)
-            assert b"data-edit-lock" in client.get(url).content  # the lock is not enforced
-            first = client.post(url, {"title": "Owner's", "version": task.version})
+            assert b"data-edit-lock" in client.get(card, headers=HX).content  # the lock is not enforced
+            first = client.post(update, {"title": "Owner's", "version": task.version}, headers=HX)
             client.force_login(editor)
-            second = client.post(url, {"title": "Editor's", "version": task.version})
+            second = client.post(update, {"title": "Editor's", "version": task.version}, headers=HX)
         assert first.status_code == 200
         assert second.status_code == 409
         assert Task.objects.get(pk=task.pk).title == "Owner's"
@@ -102,24 +106,26 @@ class TestDeadRedis:
 class TestEditLock:
     def test_the_editor_takes_the_lock_and_others_read_only(self, client, project, columns, editor, owner):
         task = services.create_task(project=project, status_id=columns["todo"].pk, title="Mine", reporter=editor)
-        url = f"/projects/{project.pk}/cards/{task.pk}/edit/"
+        card, update = f"/projects/{project.pk}/cards/{task.pk}/", f"/projects/{project.pk}/cards/{task.pk}/edit/"
         client.force_login(editor)
-        response = client.get(url)
-        assert f'data-edit-lock="{task.pk}"'.encode() in response.content
+        assert f'data-edit-lock="{task.pk}"'.encode() in client.get(card, headers=HX).content
         client.force_login(owner)
-        response = client.get(url)
+        response = client.get(card, headers=HX)
         assert b"data-edit-lock" not in response.content
-        assert f"Being edited by {editor.get_full_name()}".encode() in response.content
+        assert b'name="title"' not in response.content
+        assert f"Being edited by <b>{editor.get_full_name()}</b>".encode() in response.content
         client.force_login(editor)
-        assert client.post(url, {"title": "Mine, saved", "version": task.version}).status_code == 200
+        assert client.post(update, {"title": "Mine, saved", "version": task.version}, headers=HX).status_code == 200
         assert realtime.lock_state(task.pk, owner.pk).holder_id is None
         client.force_login(owner)
-        assert b"data-edit-lock" in client.get(url).content
+        assert b"data-edit-lock" in client.get(card, headers=HX).content
 
-    def test_viewers_cannot_open_the_editor(self, client, project, columns, editor, viewer):
+    def test_viewers_take_no_lock(self, client, project, columns, editor, viewer):
         task = services.create_task(project=project, status_id=columns["todo"].pk, title="Look", reporter=editor)
         client.force_login(viewer)
-        assert client.get(f"/projects/{project.pk}/cards/{task.pk}/edit/").status_code == 403
+        response = client.get(f"/projects/{project.pk}/cards/{task.pk}/", headers=HX)
+        assert response.status_code == 200
+        assert b"data-edit-lock" not in response.content
         assert realtime.lock_state(task.pk, viewer.pk).holder_id is None
 
 

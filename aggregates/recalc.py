@@ -1,0 +1,195 @@
+"""Rebuild or check every project's counts row with set-based SQL, a batch of projects at a time.
+
+The repair behind `manage.py recalc_aggregates`: the signal handlers keep the rows exact, this
+proves it (--check) or puts them right. One GROUP BY per batch, never a loop over tasks.
+"""
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+
+from aggregates import counts
+from aggregates.models import COUNT_FIELDS
+from boards.models import Category, Project
+
+AGG = counts.AGG_TABLE
+NAMES = list(COUNT_FIELDS.values())  # todo_tasks, active_tasks, ...
+BATCH_SIZE = 2000
+
+
+def each(template: str, sep: str = ", ") -> str:
+    """`template` once per count column, {n} standing for its name: each("a.{n}") → "a.todo_tasks, …"."""
+    return sep.join(template.format(n=name) for name in NAMES)
+
+
+# Live tasks per project and category for one batch of project ids (parameter: the id array).
+COUNTS_SQL = (
+    "SELECT t.project_id, "
+    + ", ".join(
+        f"count(*) FILTER (WHERE s.category = '{category}') AS {name}" for category, name in COUNT_FIELDS.items()
+    )
+    + " FROM boards_task t JOIN boards_taskstatus s ON s.id = t.task_status_id"
+    " WHERE t.archived_at IS NULL AND t.project_id = ANY(%(ids)s) GROUP BY t.project_id"
+)
+
+
+def derive_sql(alias: str) -> str:
+    """counts.derive_category as SQL over the count columns of `alias` (tests hold the two equal)."""
+    c = {category: f"{alias}.{name}" for category, name in COUNT_FIELDS.items()}
+    total = " + ".join(c.values())
+    return (
+        f"CASE WHEN {total} = 0 THEN '{Category.TODO}'"
+        f" WHEN {c['issue']} > 0 THEN '{Category.ISSUE}'"
+        f" WHEN {c['done']} = {total} THEN '{Category.DONE}'"
+        f" WHEN {c['review']} = {total} - {c['done']} THEN '{Category.REVIEW}'"
+        f" WHEN {c['active']} + {c['review']} + {c['done']} > 0 THEN '{Category.ACTIVE}'"
+        f" ELSE '{Category.TODO}' END"
+    )
+
+
+def first_column_sql(alias: str, project: str) -> str:
+    """The id of the project's first column of the derived category, or NULL."""
+    return (
+        f"(SELECT s.id FROM boards_taskstatus s WHERE s.project_id = {project}"
+        f" AND s.category = {derive_sql(alias)} ORDER BY s.position, s.id LIMIT 1)"
+    )
+
+
+@dataclass
+class Drift:
+    """One project whose stored row or derived status differs from a recount."""
+
+    project_id: int
+    expected: dict[str, int]
+    stored: dict[str, int] | None  # None: no row
+    expected_status_id: int | None
+    stored_status_id: int | None
+
+    def describe(self) -> str:
+        parts = []
+        if self.stored is None:
+            parts.append(f"no counts row (expected {self.expected})")
+        elif self.stored != self.expected:
+            wrong = {k: f"{self.stored[k]}≠{v}" for k, v in self.expected.items() if self.stored[k] != v}
+            parts.append("counts stored≠expected " + ", ".join(f"{k} {v}" for k, v in wrong.items()))
+        if self.stored_status_id != self.expected_status_id:
+            parts.append(f"derived status {self.stored_status_id} (expected {self.expected_status_id})")
+        return f"project {self.project_id}: " + "; ".join(parts)
+
+
+@dataclass
+class RebuildResult:
+    projects: int = 0
+    created: list[int] = field(default_factory=list)  # rows that were missing
+    fixed: list[int] = field(default_factory=list)  # rows whose counts were wrong
+    statuses_fixed: int = 0
+
+
+def project_ids(only: Iterable[int] | None = None) -> list[int]:
+    """The ids to work on: all projects, or the given ones (which must exist)."""
+    ids = Project.objects.order_by("pk").values_list("pk", flat=True)
+    if only is None:
+        return list(ids)
+    wanted = sorted(set(only))
+    found = list(ids.filter(pk__in=wanted))
+    missing = sorted(set(wanted) - set(found))
+    if missing:
+        raise Project.DoesNotExist(f"No project with id {', '.join(map(str, missing))}.")
+    return found
+
+
+def batches(ids: Sequence[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+def rebuild(
+    ids: Sequence[int], *, batch_size: int = BATCH_SIZE, on_batch: Callable[[int], None] | None = None
+) -> RebuildResult:
+    """Recount the given projects' rows and derived statuses; one transaction per batch."""
+    result = RebuildResult()
+    for batch in batches(ids, batch_size):
+        with transaction.atomic():
+            _rebuild_batch(batch, result)
+        result.projects += len(batch)
+        if on_batch:
+            on_batch(len(batch))
+    return result
+
+
+def _rebuild_batch(ids: list[int], result: RebuildResult) -> None:
+    params = {"ids": ids}
+    with connection.cursor() as cursor:
+        # Missing rows first, as zeros, so that every row of the batch can be locked: a writer
+        # holding a row commits before we count, a writer after us adds its delta to our count.
+        cursor.execute(
+            f"INSERT INTO {AGG} (project_id, total_tasks, {each('{n}')}, updated_at) "
+            f"SELECT p.id, 0, {each('0')}, now() FROM boards_project p WHERE p.id = ANY(%(ids)s) "
+            f"AND NOT EXISTS (SELECT 1 FROM {AGG} a WHERE a.project_id = p.id) "
+            "ORDER BY p.id ON CONFLICT (project_id) DO NOTHING RETURNING project_id",
+            params,
+        )
+        created = sorted(row[0] for row in cursor.fetchall())
+        cursor.execute(
+            f"SELECT project_id FROM {AGG} WHERE project_id = ANY(%(ids)s) ORDER BY project_id FOR UPDATE", params
+        )
+        cursor.execute(
+            f"WITH c AS ({COUNTS_SQL}), e AS (SELECT a.project_id, {each('coalesce(c.{n}, 0) AS {n}')} "
+            f"FROM {AGG} a LEFT JOIN c ON c.project_id = a.project_id WHERE a.project_id = ANY(%(ids)s)) "
+            f"UPDATE {AGG} a SET total_tasks = {each('e.{n}', ' + ')}, {each('{n} = e.{n}')}, updated_at = now() "
+            f"FROM e WHERE a.project_id = e.project_id AND ({each('a.{n}')}) IS DISTINCT FROM ({each('e.{n}')}) "
+            "RETURNING a.project_id",
+            params,
+        )
+        fixed = sorted({row[0] for row in cursor.fetchall()} - set(created))
+        cursor.execute(
+            f"UPDATE boards_project p SET derived_status_id = x.status_id FROM ("
+            f"SELECT a.project_id, {first_column_sql('a', 'a.project_id')} AS status_id "
+            f"FROM {AGG} a WHERE a.project_id = ANY(%(ids)s)) x "
+            "WHERE p.id = x.project_id AND p.derived_status_id IS DISTINCT FROM x.status_id",
+            params,
+        )
+        result.statuses_fixed += cursor.rowcount
+    result.created += created
+    result.fixed += fixed
+    if created:
+        # A bootstrap key of a row we created must not outlive this commit (see counts.bootstrap).
+        keys = [counts.INIT_KEY.format(project_id=pk) for pk in created]
+        transaction.on_commit(lambda: counts.cache_delete_many(keys))
+
+
+def check(
+    ids: Sequence[int], *, batch_size: int = BATCH_SIZE, on_batch: Callable[[int], None] | None = None
+) -> list[Drift]:
+    """Every given project whose row or derived status differs from a recount; writes nothing."""
+    drifts: list[Drift] = []
+    for batch in batches(ids, batch_size):
+        drifts += _check_batch(batch)
+        if on_batch:
+            on_batch(len(batch))
+    return drifts
+
+
+def _check_batch(ids: list[int]) -> list[Drift]:
+    sql = (
+        f"WITH c AS ({COUNTS_SQL}), e AS ("
+        "SELECT p.id AS project_id, p.derived_status_id AS stored_status, a.project_id IS NOT NULL AS has_row, "
+        f"{each('a.{n} AS s_{n}')}, {each('coalesce(c.{n}, 0) AS {n}')} "
+        f"FROM boards_project p LEFT JOIN c ON c.project_id = p.id LEFT JOIN {AGG} a ON a.project_id = p.id "
+        "WHERE p.id = ANY(%(ids)s)), "
+        f"d AS (SELECT e.*, {first_column_sql('e', 'e.project_id')} AS expected_status FROM e) "
+        f"SELECT project_id, has_row, stored_status, expected_status, {each('s_{n}')}, {each('{n}')} FROM d "
+        "WHERE NOT has_row OR stored_status IS DISTINCT FROM expected_status "
+        f"OR ({each('s_{n}')}) IS DISTINCT FROM ({each('{n}')}) ORDER BY project_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"ids": ids})
+        rows = cursor.fetchall()
+    n = len(NAMES)
+    drifts = []
+    for project_id, has_row, stored_status, expected_status, *values in rows:
+        stored = dict(zip(COUNT_FIELDS, values[:n], strict=True)) if has_row else None
+        expected = dict(zip(COUNT_FIELDS, values[n:], strict=True))
+        drifts.append(Drift(project_id, expected, stored, expected_status, stored_status))
+    return drifts

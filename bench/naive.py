@@ -1,0 +1,117 @@
+"""The baselines every figure is measured against, in the same run.
+
+These are the approaches the audit of the predecessor describes (or the obvious ones it implies),
+written here so the benchmark can run them side by side with ours. Nothing outside bench/ uses them.
+"""
+
+from collections import Counter
+
+from django.db import connection, transaction
+from django.db.models import Count
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.template import RequestContext, Template
+from django.utils import timezone
+
+from aggregates.models import COUNT_FIELDS, ProjectTaskStatusAgg
+from boards import services
+from boards.access import get_project_for, projects_for
+from boards.models import Task
+
+AGG_TABLE = ProjectTaskStatusAgg._meta.db_table
+
+
+def audit_counts(project_id: int) -> dict[str, int]:
+    """The audit's recalculation: load every live task with its status into Python and count."""
+    tasks = list(Task.objects.filter(project_id=project_id, archived_at__isnull=True).select_related("task_status"))
+    counted = Counter(task.task_status.category for task in tasks)
+    return {category: counted.get(category, 0) for category in COUNT_FIELDS}
+
+
+def insert_row(project_id: int, counts: dict[str, int]) -> None:
+    columns = ["project_id", "total_tasks", *COUNT_FIELDS.values(), "updated_at"]
+    values = [project_id, sum(counts.values()), *(counts[c] for c in COUNT_FIELDS), timezone.now()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {AGG_TABLE} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
+            values,
+        )
+
+
+def audit_first_task(*, project, status_id, reporter) -> Task:
+    """The first task of a project with no counts row, the audit's way: recount in Python, then write."""
+    with transaction.atomic():
+        if not ProjectTaskStatusAgg.objects.filter(pk=project.pk).exists():
+            insert_row(project.pk, audit_counts(project.pk))
+        return services.create_task(project=project, status_id=status_id, title="First", reporter=reporter)
+
+
+def recount_row(project_id: int) -> None:
+    """Recount-per-write: the project's row rewritten from a GROUP BY after every change."""
+    counts = dict.fromkeys(COUNT_FIELDS, 0)
+    rows = (
+        Task.objects.live()
+        .filter(project_id=project_id)
+        .values_list("task_status__category")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for category, n in rows:
+        counts[category] = n
+    ProjectTaskStatusAgg.objects.filter(pk=project_id).update(
+        total_tasks=sum(counts.values()), **{COUNT_FIELDS[c]: n for c, n in counts.items()}
+    )
+
+
+def home(request):
+    """The home page with its counts from COUNT(*) GROUP BY at request time, not the counts rows."""
+    projects = list(
+        projects_for(request.user)
+        .select_related("application", "derived_status")
+        .order_by("application__name", "application_id", "name", "pk")
+    )
+    counts: dict[int, dict[str, int]] = {p.pk: dict.fromkeys(COUNT_FIELDS, 0) for p in projects}
+    rows = (
+        Task.objects.live()
+        .filter(project__in=[p.pk for p in projects])
+        .values_list("project_id", "task_status__category")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for project_id, category, n in rows:
+        counts[project_id][category] = n
+    for project in projects:
+        found = counts[project.pk]
+        # An unsaved row carrying the fresh counts, so the page renders exactly as ours does.
+        project.status_aggregation = ProjectTaskStatusAgg(
+            project=project, total_tasks=sum(found.values()), **{COUNT_FIELDS[c]: n for c, n in found.items()}
+        )
+    return render(request, "boards/home.html", {"projects": projects})
+
+
+BOARD = Template(
+    """{% extends "base.html" %}{% block main %}<h1>{{ project.key }} · {{ project.name }}</h1>
+<div class="board">{% for column in columns %}<section class="column"><h2>{{ column.name }}</h2>
+{% for task in column.cards %}<article class="card" id="card-{{ task.pk }}"><h3>{{ task.title }}</h3>
+<span>{{ task.task_status.name }}</span><span>{{ task.assignee.first_name|default:"" }}</span>
+<span>{{ task.reporter.first_name|default:"" }}</span></article>{% endfor %}</section>{% endfor %}</div>
+{% endblock main %}"""
+)
+
+
+def board(request, project_id: int):
+    """The predecessor's board: every live card, its status, assignee and reporter joined, all rendered."""
+    project = get_project_for(request.user, project_id)
+    columns = list(project.task_statuses.order_by("position", "pk"))
+    by_column = {column.pk: column for column in columns}
+    for column in columns:
+        column.cards = []
+    tasks = (
+        Task.objects.live()
+        .filter(project=project)
+        .select_related("task_status", "assignee", "reporter")
+        .order_by("position", "pk")
+    )
+    for task in tasks:
+        by_column[task.task_status_id].cards.append(task)
+    return HttpResponse(BOARD.render(RequestContext(request, {"project": project, "columns": columns})))

@@ -1,0 +1,127 @@
+"""python -m bench.run [--quick] [--only NAME ...]: every measurement, results in bench/results/.
+
+Runs against a database of its own: the name in DATABASE_URL with `_bench` appended (created and
+migrated when missing), because each measurement empties the domain tables and builds its data.
+"""
+
+import argparse
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+NAMES = ["first_task", "operations", "board", "home", "recalc", "concurrency", "live", "serving"]
+
+
+def bench_database_url(url: str) -> str:
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/") or "tasktrack"
+    if not name.endswith("_bench"):
+        name += "_bench"
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, parts.fragment))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def configure_environment() -> str:
+    """Production-like settings (DEBUG off, no query log) for this process and the servers it starts."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit("bench needs PostgreSQL: set DATABASE_URL=postgres://…")
+    url = bench_database_url(url)
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tasktrack.settings")
+    os.environ.setdefault("DEBUG", "0")
+    os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 40)
+    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+    os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    return url
+
+
+def run(names: list[str], sizes, *, out: Path | None = None, command: str = "python -m bench.run") -> list:
+    """Run the named measurements with django set up; write the results; return the sections."""
+    from django.db import connection
+
+    from bench import report
+
+    modules = {
+        "first_task": "bench.first_task",
+        "operations": "bench.operations",
+        "board": "bench.board_page",
+        "home": "bench.home_page",
+        "recalc": "bench.recalc",
+        "concurrency": "bench.concurrency",
+        "live": "bench.live",
+        "serving": "bench.serving",
+    }
+    import importlib
+
+    started = time.perf_counter()
+    meta = {
+        "command": command,
+        "started_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": report.machine(),
+        "sizes": vars(sizes),
+    }
+    sections = []
+    for name in names:
+        print(f"bench: {name} …", flush=True)
+        t0 = time.perf_counter()
+        section = importlib.import_module(modules[name]).run(sizes)
+        if section is not None:
+            sections.append(section)
+            for row in section.rows:
+                print("   ", " | ".join(str(cell) for cell in row), flush=True)
+        print(f"bench: {name} done in {time.perf_counter() - t0:.1f} s", flush=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        meta["postgresql"] = cursor.fetchone()[0]
+    meta["seconds"] = time.perf_counter() - started
+    report.write(sections, meta=meta, out=out or report.RESULTS)
+    return sections
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--only", action="append", choices=NAMES, metavar="NAME", help=f"one of {', '.join(NAMES)}")
+    parser.add_argument("--out", type=Path, help="results directory (default bench/results)")
+    args = parser.parse_args(argv)
+
+    url = configure_environment()
+    ensure_database(url)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+    from django.conf import settings
+
+    if not settings.DEBUG:
+        call_command("collectstatic", verbosity=0, interactive=False)
+
+    from bench.harness import FULL, QUICK
+
+    command = "python -m bench.run" + (" --quick" if args.quick else "")
+    command += "".join(f" --only {name}" for name in args.only or [])
+    partial = args.quick or args.only
+    out = args.out or (Path(__file__).resolve().parent / "results" / ("scratch" if partial else ""))
+    run(args.only or NAMES, QUICK if args.quick else FULL, out=out, command=command)
+    print(f"bench: results in {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""8. Serving HTTP: the same move workload against daphne (everything) and gunicorn (WSGI)."""
+
+from bench.concurrency import COLUMNS, build, drift, row, run_moves
+from bench.drivers import http_available
+from bench.harness import Section, ratio, summary
+from bench.servers import PORT_BASE, Server
+
+TITLE = "Serving HTTP: daphne vs gunicorn, same workload"
+ROUNDS = 2
+
+
+def run(sizes) -> Section:
+    section = Section("serving", TITLE, COLUMNS)
+    if not http_available():
+        section.notes.append("Not measured: the board's move endpoint has not landed on main yet.")
+        return section
+    project_id = build(sizes)
+    # Alternate the servers in rounds, so a burst of noise on the machine hits both.
+    results: dict[str, list[dict]] = {"daphne": [], "gunicorn": []}
+    for _ in range(ROUNDS):
+        for kind, port in (("daphne", PORT_BASE + 2), ("gunicorn", PORT_BASE + 3)):
+            with Server(kind, port) as server:
+                results[kind].append(
+                    run_moves(server, project_id, clients=sizes.clients, seconds=sizes.seconds / ROUNDS)
+                )
+    after = drift(project_id)
+    merged = {}
+    for kind, rounds in results.items():
+        latencies = [value for r in rounds for value in r.pop("latencies")]
+        seconds = sum(r["seconds"] for r in rounds)
+        merged[kind] = {
+            "server": rounds[0]["server"],
+            "clients": sizes.clients,
+            "seconds": seconds,
+            "throughput": sum(r["throughput"] * r["seconds"] for r in rounds) / seconds,
+            "errors": sum(r["errors"] for r in rounds),
+            **({"latency": summary(latencies)} if latencies else {}),
+        }
+        section.rows.append(row(merged[kind], after))
+    section.raw = {"merged": merged, "rounds": results, "drift": after}
+    section.notes.append(
+        f"The servers take turns, {ROUNDS} rounds each; figures are over all rounds. gunicorn / daphne "
+        "throughput: "
+        f"{ratio(merged['gunicorn']['throughput'], merged['daphne']['throughput'])}."
+    )
+    section.check(
+        "0 errors on both servers",
+        merged["daphne"]["errors"] + merged["gunicorn"]["errors"] == 0,
+        f"daphne {merged['daphne']['errors']}, gunicorn {merged['gunicorn']['errors']}",
+    )
+    section.check("0 drift", after["cells"] == 0 and after["derived_status_ok"], str(after))
+    return section

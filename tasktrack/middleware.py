@@ -1,0 +1,70 @@
+"""Cross-cutting HTTP concerns: the Content-Security-Policy header and the 503 page."""
+
+import logging
+import sys
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
+from django.template import loader
+from django.views import defaults
+
+log = logging.getLogger(__name__)
+
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+
+
+class ContentSecurityPolicyMiddleware:
+    """Send settings.CONTENT_SECURITY_POLICY on every response that does not set its own.
+
+    No inline script and no eval: markup that slips into a page (a title, a description, a
+    live fragment) cannot run, even where escaping was forgotten.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        policy = getattr(settings, "CONTENT_SECURITY_POLICY", "")
+        if policy and "Content-Security-Policy" not in response.headers:
+            # WebSockets to this host: 'self' covers ws:/wss: only in newer browsers.
+            host = request.get_host()
+            response.headers["Content-Security-Policy"] = policy.format(ws_origins=f"ws://{host} wss://{host}")
+        return response
+
+
+def database_unavailable(request: HttpRequest) -> HttpResponse:
+    """The 503 page; renders without the database (no user, no session, no context processors)."""
+    html = loader.get_template("503.html").render({})
+    response = HttpResponse(html, status=503)
+    response.headers["Retry-After"] = "10"
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Turn a lost or refused database connection into a 503 page instead of a 500.
+
+    The transaction that was open is gone with the connection (PostgreSQL rolls it back), and
+    the pool discards the broken connection, so the next request starts clean.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, DATABASE_ERRORS):
+            log.error("database unavailable during %s %s: %s", request.method, request.path, exception)
+            return database_unavailable(request)
+        return None
+
+
+def server_error(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    """handler500: a database failure raised outside the view (a middleware loading the session
+    or the user) is a 503 too; anything else is Django's plain 500."""
+    if isinstance(sys.exc_info()[1], DATABASE_ERRORS):
+        return database_unavailable(request)
+    return defaults.server_error(request, *args, **kwargs)

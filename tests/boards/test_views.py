@@ -1,0 +1,604 @@
+"""The board's pages and htmx partials: full pages, fragments and their hx-swap-oob parts."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from aggregates.models import ProjectTaskStatusAgg
+from boards import services
+from boards.models import Category, Project, Task, TaskStatus
+from tests.boards.conftest import HX, add_tasks
+from tests.factories import MembershipFactory, make_project
+from tests.helpers import assert_counts_exact
+
+pytestmark = pytest.mark.django_db
+
+
+def agg(project) -> ProjectTaskStatusAgg:
+    return ProjectTaskStatusAgg.objects.get(pk=project.pk)
+
+
+def oob_ids(html: str) -> list[str]:
+    """The ids of the regions a fragment replaces out of band (hx-swap-oob="true")."""
+    return re.findall(r'id="([^"]+)"[^>]*hx-swap-oob="true"', html)
+
+
+def count_queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+class TestHome:
+    def test_lists_projects_with_counts_progress_and_status(self, owner_client, project, columns):
+        add_tasks(project, columns["done"], 3)
+        add_tasks(project, columns["todo"], 1)
+        response = owner_client.get(reverse("home"))
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert "Website" in html
+        assert f'id="project-{project.pk}-progress"' in html
+        assert f'id="project-{project.pk}-status"' in html
+        assert "<b>75%</b> done" in html
+        assert 'value="3"' in html and 'max="4"' in html
+        assert "Active" in html  # derived status: some done, some to do
+        assert "New project" in html  # owners can create
+
+    def test_query_count_does_not_grow_with_tasks_or_projects(self, owner_client, application, project, columns):
+        add_tasks(project, columns["todo"], 10)
+        small = count_queries(owner_client, reverse("home"))
+        add_tasks(project, columns["todo"], 990)
+        for n in range(4):
+            other = make_project(application, name=f"Other {n}")
+            add_tasks(other, other.task_statuses.first(), 5)
+        assert count_queries(owner_client, reverse("home")) == small == 4  # session, user, memberships, projects
+
+    def test_viewer_sees_no_create_or_rename(self, viewer_client, project):
+        html = viewer_client.get(reverse("home")).content.decode()
+        assert "Website" in html
+        assert "New project" not in html and "Rename" not in html
+
+
+class TestProjects:
+    def test_owner_creates_project_with_default_columns(self, owner_client, application):
+        response = owner_client.post(
+            reverse("project_create", args=[application.pk]), {"name": "Ops", "key": "ops"}, headers=HX
+        )
+        project = Project.objects.get(application=application, key="OPS")
+        assert response.status_code == 200
+        assert response["HX-Redirect"] == project.get_absolute_url()
+        assert list(project.task_statuses.values_list("name", flat=True)) == [
+            "Todo",
+            "In Progress",
+            "In Review",
+            "Issue",
+            "Done",
+        ]
+        assert_counts_exact(project)
+
+    def test_bad_key_is_refused_inline(self, owner_client, application, project):
+        response = owner_client.post(
+            reverse("project_create", args=[application.pk]), {"name": "Again", "key": "WEB"}, headers=HX
+        )
+        assert response.status_code == 422
+        assert response["HX-Retarget"] == f"#application-{application.pk}-message"
+        assert "WEB is taken" in response.content.decode()
+        assert Project.objects.filter(application=application).count() == 1
+
+    def test_editor_cannot_create_and_outsider_gets_404(self, editor_client, application, outsider, client):
+        url = reverse("project_create", args=[application.pk])
+        assert editor_client.post(url, {"name": "X", "key": "X"}, headers=HX).status_code == 403
+        client.force_login(outsider)
+        assert client.post(url, {"name": "X", "key": "X"}).status_code == 404
+        assert not Project.objects.filter(key="X").exists()
+
+    def test_owner_renames_with_oob_name(self, owner_client, project):
+        response = owner_client.post(reverse("project_rename", args=[project.pk]), {"name": "  Web  site "}, headers=HX)
+        assert response.status_code == 200
+        assert f"project-{project.pk}-name" in oob_ids(response.content.decode())
+        project.refresh_from_db()
+        assert project.name == "Web site"
+
+    def test_editor_cannot_rename(self, editor_client, project):
+        response = editor_client.post(reverse("project_rename", args=[project.pk]), {"name": "Nope"}, headers=HX)
+        assert response.status_code == 403
+        project.refresh_from_db()
+        assert project.name == "Website"
+
+
+class TestBoard:
+    def test_full_page_columns_counts_cards(self, owner_client, project, columns, owner):
+        columns["active"].wip_limit = 1
+        columns["active"].save()
+        task = services.create_task(project=project, status_id=columns["todo"].pk, title="Fix <login>", reporter=owner)
+        add_tasks(project, columns["active"], 2)
+        response = owner_client.get(reverse("board", args=[project.pk]))
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert html.index(">In Progress</h2>") < html.index(">In Review</h2>") < html.index(">Issue</h2>")
+        assert f'id="card-{task.pk}"' in html
+        assert "Fix &lt;login&gt;" in html
+        assert f'id="column-{columns["active"].pk}-count"' in html
+        assert "over limit" in html  # 2 cards, limit 1, soft
+        assert 'hx-headers=\'{"x-csrftoken"' in html
+        assert "<script>" not in html and " onclick=" not in html
+
+    def test_first_50_per_column_then_show_more_by_keyset(self, owner_client, project, columns):
+        add_tasks(project, columns["todo"], 120)
+        column = columns["todo"]
+        html = owner_client.get(reverse("board", args=[project.pk])).content.decode()
+        assert html.count('class="card"') == 50
+        assert "Show more" in html
+        seen = set(re.findall(r'id="card-(\d+)"', html))
+        cursor = re.search(r"cards/\?after=([^\"]+)\"", html).group(1)
+        pages = 0
+        while cursor:
+            response = owner_client.get(
+                reverse("column_more", args=[project.pk, column.pk]) + f"?after={cursor}", headers=HX
+            )
+            page = response.content.decode()
+            assert f'hx-swap-oob="beforeend:#column-{column.pk}-cards"' in page
+            ids = re.findall(r'id="card-(\d+)"', page)
+            assert not seen.intersection(ids)
+            seen.update(ids)
+            match = re.search(r"cards/\?after=([^\"]+)\"", page)
+            cursor = match.group(1) if match else None
+            pages += 1
+        assert pages == 2
+        assert len(seen) == 120
+        expected = list(Task.objects.filter(task_status=column).order_by("position", "pk").values_list("pk", flat=True))
+        assert sorted(map(int, seen)) == sorted(expected)
+
+    @pytest.mark.parametrize("query", ["", "?q=task&assignee=none"])
+    def test_query_count_same_at_10_and_1000_tasks(self, owner_client, project, columns, query):
+        url = reverse("board", args=[project.pk]) + query
+        for column in columns.values():
+            add_tasks(project, column, 2)
+        small = count_queries(owner_client, url)
+        for column in columns.values():
+            add_tasks(project, column, 198)
+        assert Task.objects.filter(project=project).count() == 1000
+        large = count_queries(owner_client, url)
+        assert small == large == (8 if query else 7)
+
+    def test_pinned_query_count(self, owner_client, project, columns, django_assert_num_queries):
+        add_tasks(project, columns["todo"], 60)
+        # session, user, project+counts, columns, column counts, first pages, members
+        with django_assert_num_queries(7):
+            owner_client.get(reverse("board", args=[project.pk]))
+
+    def test_filter_shows_matching_and_total_and_partial_for_htmx(self, owner_client, project, columns, owner):
+        add_tasks(project, columns["todo"], 3, title="Alpha")
+        add_tasks(project, columns["todo"], 2, title="Beta", assignee=owner)
+        url = reverse("board", args=[project.pk]) + "?q=alp"
+        html = owner_client.get(url).content.decode()
+        assert "3 match" in html
+        assert html.count('class="card"') == 3
+        response = owner_client.get(
+            reverse("board", args=[project.pk]) + f"?assignee={owner.pk}", headers={**HX, "HX-Target": "board-columns"}
+        )
+        fragment = response.content.decode()
+        assert fragment.lstrip().startswith('<div id="board-columns"')
+        assert "<html" not in fragment
+        assert fragment.count('class="card"') == 2
+        assert "2 match" in fragment
+
+    def test_viewer_sees_board_without_controls(self, viewer_client, project, task):
+        html = viewer_client.get(reverse("board", args=[project.pk])).content.decode()
+        assert f'id="card-{task.pk}"' in html
+        assert "card-new" not in html and "card-menu" not in html and "data-can-edit" not in html
+
+    def test_archived_view_lists_archived_cards(self, owner_client, project, task):
+        services.archive_task(project=project, task_id=task.pk)
+        html = owner_client.get(reverse("archived", args=[project.pk])).content.decode()
+        assert f'id="archived-{task.pk}"' in html and "Unarchive" in html
+
+
+class TestCardCreate:
+    def url(self, project, column):
+        return reverse("card_create", args=[project.pk, column.pk])
+
+    def test_htmx_inserts_card_and_updates_counts_out_of_band(self, editor_client, project, columns):
+        column = columns["todo"]
+        response = editor_client.post(self.url(project, column), {"title": "  New   card "}, headers=HX)
+        html = response.content.decode()
+        task = Task.objects.get(project=project)
+        assert response.status_code == 200
+        assert task.title == "New card"
+        assert f'hx-swap-oob="afterbegin:#column-{column.pk}-cards"' in html
+        assert f'id="card-{task.pk}"' in html
+        ids = oob_ids(html)
+        assert f"column-{column.pk}-count" in ids
+        assert f"project-{project.pk}-progress" in ids
+        assert f"project-{project.pk}-status" in ids
+        assert '<span class="held" title="Cards in the column">1</span>' in html
+        assert_counts_exact(project)
+
+    def test_without_htmx_redirects_to_board(self, editor_client, project, columns):
+        response = editor_client.post(self.url(project, columns["todo"]), {"title": "Plain"})
+        assert response.status_code == 302 and response["Location"] == project.get_absolute_url()
+
+    @pytest.mark.parametrize("title", ["", "   ", "x" * 500])
+    def test_bad_title_refused_inline_and_nothing_changes(self, editor_client, project, columns, title):
+        column = columns["todo"]
+        response = editor_client.post(self.url(project, column), {"title": title}, headers=HX)
+        assert response.status_code == 422
+        assert response["HX-Retarget"] == f"#column-{column.pk}-message"
+        assert "title" in response.content.decode()
+        assert not Task.objects.exists()
+        assert agg(project).total_tasks == 0
+        assert_counts_exact(project)
+
+    def test_column_of_another_project_or_unknown(self, editor_client, project, application):
+        other = make_project(application, name="Other")
+        foreign = other.task_statuses.first()
+        response = editor_client.post(self.url(project, foreign), {"title": "Sneaky"}, headers=HX)
+        assert response.status_code == 422
+        assert "not on this board" in response.content.decode()
+        response = editor_client.post(reverse("card_create", args=[project.pk, 999999]), {"title": "Ghost"}, headers=HX)
+        assert response.status_code == 422
+        assert not Task.objects.exists()
+        assert_counts_exact(project, other)
+
+    def test_hard_wip_limit_refuses_with_message(self, editor_client, project, columns):
+        column = columns["active"]
+        column.wip_limit, column.wip_hard = 2, True
+        column.save()
+        add_tasks(project, column, 2)
+        response = editor_client.post(self.url(project, column), {"title": "One too many"}, headers=HX)
+        assert response.status_code == 409
+        assert "is full" in response.content.decode()
+        assert Task.objects.filter(task_status=column).count() == 2
+        assert_counts_exact(project)
+
+
+class TestCardMove:
+    def url(self, project, task):
+        return reverse("card_move", args=[project.pk, task.pk])
+
+    def test_drag_between_neighbours_in_another_column(self, editor_client, project, columns, task, owner):
+        done = columns["done"]
+        a = services.create_task(project=project, status_id=done.pk, title="A", reporter=owner, at_top=False)
+        b = services.create_task(project=project, status_id=done.pk, title="B", reporter=owner, at_top=False)
+        response = editor_client.post(
+            self.url(project, task), {"status_id": done.pk, "after_id": a.pk, "before_id": b.pk}, headers=HX
+        )
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert f'hx-swap-oob="delete:#card-{task.pk}"' in html
+        assert f'hx-swap-oob="afterend:#card-{a.pk}"' in html
+        ids = oob_ids(html)
+        assert {f"column-{columns['todo'].pk}-count", f"column-{done.pk}-count"} <= set(ids)
+        assert f"project-{project.pk}-status" in ids
+        order = list(Task.objects.filter(task_status=done).order_by("position", "pk").values_list("title", flat=True))
+        assert order == ["A", "First card", "B"]
+        row = agg(project)
+        assert (row.todo_tasks, row.done_tasks) == (0, 3)
+        assert_counts_exact(project)
+
+    def test_menu_moves_to_top_of_column_and_up_down(self, editor_client, project, columns, task, owner):
+        active = columns["active"]
+        x = services.create_task(project=project, status_id=active.pk, title="X", reporter=owner)
+        response = editor_client.post(self.url(project, task), {"status_id": active.pk, "via": "menu"}, headers=HX)
+        assert response.status_code == 200
+        assert f'hx-swap-oob="beforebegin:#card-{x.pk}"' in response.content.decode()
+        assert "data-focus" in response.content.decode()
+        titles = lambda: list(  # noqa: E731
+            Task.objects.filter(task_status=active).order_by("position", "pk").values_list("title", flat=True)
+        )
+        assert titles() == ["First card", "X"]
+        response = editor_client.post(self.url(project, task), {"direction": "down"}, headers=HX)
+        assert response.status_code == 200
+        assert titles() == ["X", "First card"]
+        response = editor_client.post(self.url(project, task), {"direction": "down"}, headers=HX)
+        assert response.status_code == 422
+        assert "already at the bottom" in response.content.decode()
+        editor_client.post(self.url(project, task), {"direction": "up"}, headers=HX)
+        assert titles() == ["First card", "X"]
+        assert_counts_exact(project)
+
+    def test_moved_card_deleted_meanwhile(self, editor_client, project, columns, task):
+        services.delete_task(project=project, task_id=task.pk)
+        response = editor_client.post(self.url(project, task), {"status_id": columns["done"].pk}, headers=HX)
+        assert response.status_code == 404
+        assert response["HX-Retarget"] == "#board-messages"
+        assert "no longer exists" in response.content.decode()
+        assert_counts_exact(project)
+
+    def test_status_of_another_project_changes_nothing(self, editor_client, project, application, task):
+        other = make_project(application, name="Other")
+        response = editor_client.post(
+            self.url(project, task), {"status_id": other.task_statuses.first().pk}, headers=HX
+        )
+        assert response.status_code == 422
+        task.refresh_from_db()
+        assert task.task_status.project_id == project.pk and task.version == 1
+        assert_counts_exact(project, other)
+
+    def test_bad_neighbour_ids_refused(self, editor_client, project, columns, task):
+        response = editor_client.post(
+            self.url(project, task), {"status_id": columns["done"].pk, "after_id": "abc"}, headers=HX
+        )
+        assert response.status_code == 422
+        task.refresh_from_db()
+        assert task.task_status_id == columns["todo"].pk
+
+    def test_hard_limit_refuses_move(self, editor_client, project, columns, task):
+        done = columns["done"]
+        done.wip_limit, done.wip_hard = 1, True
+        done.save()
+        add_tasks(project, done, 1)
+        response = editor_client.post(self.url(project, task), {"status_id": done.pk}, headers=HX)
+        assert response.status_code == 409
+        assert "is full" in response.content.decode()
+        task.refresh_from_db()
+        assert task.task_status_id == columns["todo"].pk
+        assert_counts_exact(project)
+
+    def test_filtered_board_gets_matching_counts(self, editor_client, project, columns, task):
+        response = editor_client.post(
+            self.url(project, task), {"status_id": columns["done"].pk, "q": "first"}, headers=HX
+        )
+        assert "1 match" in response.content.decode()
+
+
+class TestCardDetailAndEdit:
+    def test_page_and_dialog_partial(self, owner_client, project, task):
+        services.update_task(
+            project=project,
+            task_id=task.pk,
+            version=1,
+            description="**bold** [bad](javascript:alert(1)) [ok](https://example.com) <script>x()</script>",
+        )
+        url = reverse("card", args=[project.pk, task.pk])
+        page = owner_client.get(url).content.decode()
+        assert "<html" in page
+        rendered = re.search(r'<div class="markdown description">(.*?)</div>', page, re.S).group(1)
+        assert "<strong>bold</strong>" in rendered
+        assert "javascript:" not in rendered and "<script" not in rendered
+        assert '<a rel="noopener noreferrer">bad</a>' in rendered
+        assert '<a href="https://example.com" rel="noopener noreferrer">ok</a>' in rendered
+        assert "&lt;script&gt;x()" in page  # the raw text, escaped, in the edit form
+        fragment = owner_client.get(url, headers=HX).content.decode()
+        assert "<html" not in fragment and f'id="card-{task.pk}-detail"' in fragment
+        assert 'method="dialog"' in fragment
+
+    def test_edit_title_description_assignee(self, owner_client, project, task, editor):
+        response = owner_client.post(
+            reverse("card_update", args=[project.pk, task.pk]),
+            {"version": 1, "title": "Renamed", "description": "Notes", "assignee": editor.pk, "context": "dialog"},
+            headers=HX,
+        )
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert "Saved." in html
+        assert f"card-{task.pk}" in oob_ids(html)
+        task.refresh_from_db()
+        assert (task.title, task.description, task.assignee, task.version) == ("Renamed", "Notes", editor, 2)
+
+    def test_stale_edit_keeps_users_text_and_overwrites_nothing(self, owner_client, project, task):
+        services.update_task(project=project, task_id=task.pk, version=1, title="Their title")
+        response = owner_client.post(
+            reverse("card_update", args=[project.pk, task.pk]),
+            {"version": 1, "title": "My title", "description": "My long text"},
+            headers=HX,
+        )
+        html = response.content.decode()
+        assert response.status_code == 409
+        assert "Someone else changed this card" in html
+        assert 'value="My title"' in html and "My long text</textarea>" in html
+        assert "Their title" in html
+        task.refresh_from_db()
+        assert (task.title, task.description, task.version) == ("Their title", "", 2)
+
+    def test_assignee_must_be_a_member(self, owner_client, project, task, outsider):
+        response = owner_client.post(
+            reverse("card_update", args=[project.pk, task.pk]),
+            {"version": 1, "title": "T", "assignee": outsider.pk},
+            headers=HX,
+        )
+        assert response.status_code == 422
+        assert "member of this workspace" in response.content.decode()
+        task.refresh_from_db()
+        assert task.assignee is None and task.version == 1
+
+    def test_empty_title_refused(self, owner_client, project, task):
+        response = owner_client.post(
+            reverse("card_update", args=[project.pk, task.pk]), {"version": 1, "title": ""}, headers=HX
+        )
+        assert response.status_code == 422
+        task.refresh_from_db()
+        assert task.title == "First card"
+
+
+class TestArchiveAndDelete:
+    def test_archive_from_board_then_undo(self, editor_client, project, columns, task):
+        response = editor_client.post(reverse("card_archive", args=[project.pk, task.pk]), headers=HX)
+        html = response.content.decode()
+        assert f'hx-swap-oob="delete:#card-{task.pk}"' in html
+        assert "board-messages" in oob_ids(html) and "Undo" in html
+        assert agg(project).total_tasks == 0
+        response = editor_client.post(reverse("card_unarchive", args=[project.pk, task.pk]), headers=HX)
+        html = response.content.decode()
+        assert f'hx-swap-oob="beforeend:#column-{columns["todo"].pk}-cards"' in html
+        assert f"project-{project.pk}-progress" in oob_ids(html)
+        assert agg(project).todo_tasks == 1
+        assert_counts_exact(project)
+
+    def test_unarchive_from_archived_view(self, editor_client, project, task):
+        services.archive_task(project=project, task_id=task.pk)
+        response = editor_client.post(
+            reverse("card_unarchive", args=[project.pk, task.pk]), {"context": "archived"}, headers=HX
+        )
+        assert f'hx-swap-oob="delete:#archived-{task.pk}"' in response.content.decode()
+        task.refresh_from_db()
+        assert task.archived_at is None
+
+    def test_delete(self, editor_client, project, task):
+        response = editor_client.post(reverse("card_delete", args=[project.pk, task.pk]), headers=HX)
+        assert response.status_code == 200
+        assert f'hx-swap-oob="delete:#card-{task.pk}"' in response.content.decode()
+        assert not Task.objects.filter(pk=task.pk).exists()
+        assert_counts_exact(project)
+
+    def test_delete_asks_for_confirmation(self, owner_client, project, task):
+        html = owner_client.get(reverse("card", args=[project.pk, task.pk])).content.decode()
+        assert re.search(r'action="[^"]*/delete/"[^>]*hx-confirm="Delete', html)
+
+    def test_delete_from_card_page_redirects(self, editor_client, project, task):
+        response = editor_client.post(
+            reverse("card_delete", args=[project.pk, task.pk]), {"context": "page"}, headers=HX
+        )
+        assert response["HX-Redirect"] == project.get_absolute_url()
+
+
+class TestColumns:
+    def test_owner_page_and_editor_forbidden(self, owner_client, project, editor, client):
+        assert owner_client.get(reverse("columns", args=[project.pk])).status_code == 200
+        client.force_login(editor)
+        assert client.get(reverse("columns", args=[project.pk])).status_code == 403
+
+    def test_add_update_reorder_delete(self, owner_client, project, columns):
+        response = owner_client.post(
+            reverse("column_add", args=[project.pk]),
+            {"name": "Blocked", "category": "issue", "wip_limit": "3", "wip_hard": "on"},
+            headers=HX,
+        )
+        assert response.status_code == 200 and 'id="column-settings"' in response.content.decode()
+        blocked = TaskStatus.objects.get(project=project, name="Blocked")
+        assert (blocked.category, blocked.wip_limit, blocked.wip_hard, blocked.position) == ("issue", 3, True, 5)
+        owner_client.post(
+            reverse("column_update", args=[project.pk, blocked.pk]),
+            {"name": "Waiting", "category": "active", "wip_limit": ""},
+            headers=HX,
+        )
+        blocked.refresh_from_db()
+        assert (blocked.name, blocked.category, blocked.wip_limit, blocked.wip_hard) == (
+            "Waiting",
+            "active",
+            None,
+            False,
+        )
+        owner_client.post(
+            reverse("column_reorder", args=[project.pk]), {"status_id": blocked.pk, "direction": "left"}, headers=HX
+        )
+        names = list(TaskStatus.objects.filter(project=project).order_by("position").values_list("name", flat=True))
+        assert names == ["Todo", "In Progress", "In Review", "Issue", "Waiting", "Done"]
+        response = owner_client.post(reverse("column_delete", args=[project.pk, blocked.pk]), headers=HX)
+        assert response.status_code == 200
+        assert not TaskStatus.objects.filter(pk=blocked.pk).exists()
+        assert_counts_exact(project)
+
+    def test_category_change_updates_counts(self, owner_client, project, columns):
+        add_tasks(project, columns["todo"], 2)
+        owner_client.post(
+            reverse("column_update", args=[project.pk, columns["todo"].pk]),
+            {"name": "Todo", "category": Category.DONE},
+            headers=HX,
+        )
+        assert agg(project).done_tasks == 2
+        assert_counts_exact(project)
+
+    def test_delete_non_empty_column_refused(self, owner_client, project, columns, task):
+        response = owner_client.post(reverse("column_delete", args=[project.pk, columns["todo"].pk]), headers=HX)
+        assert response.status_code == 422
+        assert response["HX-Retarget"] == "#columns-message"
+        assert "still holds 1 card" in response.content.decode()
+        assert TaskStatus.objects.filter(pk=columns["todo"].pk).exists()
+
+    def test_bad_column_input(self, owner_client, project, columns):
+        response = owner_client.post(
+            reverse("column_add", args=[project.pk]), {"name": "Todo", "category": "nope", "wip_limit": "0"}, headers=HX
+        )
+        assert response.status_code == 422
+        assert TaskStatus.objects.filter(project=project).count() == 5
+
+
+def write_requests(project, columns, task):
+    """Every write endpoint with input that would succeed for an owner."""
+    todo, done = columns["todo"], columns["done"]
+    return [
+        (reverse("project_rename", args=[project.pk]), {"name": "Renamed"}),
+        (reverse("card_create", args=[project.pk, todo.pk]), {"title": "New"}),
+        (reverse("card_update", args=[project.pk, task.pk]), {"version": 1, "title": "Edited"}),
+        (reverse("card_move", args=[project.pk, task.pk]), {"status_id": done.pk}),
+        (reverse("card_archive", args=[project.pk, task.pk]), {}),
+        (reverse("card_unarchive", args=[project.pk, task.pk]), {}),
+        (reverse("card_delete", args=[project.pk, task.pk]), {}),
+        (reverse("column_add", args=[project.pk]), {"name": "New", "category": "todo"}),
+        (reverse("column_update", args=[project.pk, todo.pk]), {"name": "Renamed", "category": "done"}),
+        (reverse("column_reorder", args=[project.pk]), {"status_id": done.pk, "direction": "left"}),
+        (reverse("column_delete", args=[project.pk, done.pk]), {}),
+    ]
+
+
+def read_urls(project, columns, task):
+    return [
+        reverse("board", args=[project.pk]),
+        reverse("archived", args=[project.pk]),
+        reverse("columns", args=[project.pk]),
+        reverse("card", args=[project.pk, task.pk]),
+        reverse("column_more", args=[project.pk, columns["todo"].pk]) + "?after=0.0:0",
+    ]
+
+
+def snapshot(project):
+    return (
+        list(Task.objects.order_by("pk").values_list("pk", "title", "task_status_id", "archived_at", "version")),
+        list(TaskStatus.objects.order_by("pk").values_list("pk", "name", "category", "position")),
+        list(Project.objects.order_by("pk").values_list("pk", "name")),
+    )
+
+
+class TestPermissions:
+    def test_viewer_gets_403_on_every_write(self, viewer_client, project, columns, task):
+        before = snapshot(project)
+        for url, data in write_requests(project, columns, task):
+            assert viewer_client.post(url, data, headers=HX).status_code == 403, url
+            assert viewer_client.post(url, data).status_code == 403, url
+        assert snapshot(project) == before
+        assert_counts_exact(project)
+
+    def test_outsider_gets_404_everywhere(self, outsider_client, project, columns, task):
+        before = snapshot(project)
+        for url in read_urls(project, columns, task):
+            assert outsider_client.get(url).status_code == 404, url
+        for url, data in write_requests(project, columns, task):
+            assert outsider_client.post(url, data, headers=HX).status_code == 404, url
+        assert snapshot(project) == before
+
+    def test_anonymous_is_sent_to_login(self, client, project, columns, task):
+        before = snapshot(project)
+        for url in [reverse("home"), *read_urls(project, columns, task)]:
+            response = client.get(url)
+            assert response.status_code == 302 and response["Location"].startswith(reverse("login")), url
+        for url, data in write_requests(project, columns, task):
+            response = client.post(url, data)
+            assert response.status_code == 302 and response["Location"].startswith(reverse("login")), url
+        assert snapshot(project) == before
+
+    def test_writes_are_post_only(self, owner_client, project, columns, task):
+        for url, _ in write_requests(project, columns, task):
+            assert owner_client.get(url).status_code == 405, url
+
+    def test_writes_need_csrf(self, project, columns, owner):
+        from django.test import Client
+
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(owner)
+        response = client.post(reverse("card_create", args=[project.pk, columns["todo"].pk]), {"title": "x"})
+        assert response.status_code == 403
+        assert not Task.objects.exists()
+
+    def test_editor_can_write_cards(self, editor_client, project, columns, task):
+        url = reverse("card_move", args=[project.pk, task.pk])
+        assert editor_client.post(url, {"status_id": columns["done"].pk}, headers=HX).status_code == 200
+
+    def test_member_of_other_workspace_sees_only_theirs(self, client, project, application):
+        other_member = MembershipFactory().user
+        client.force_login(other_member)
+        assert "Website" not in client.get(reverse("home")).content.decode()
