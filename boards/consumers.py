@@ -191,7 +191,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         if not self.joined or not await self.still_member():
             return
         if event.get("origin") and event["origin"] == self.client_id:
-            await self.send(text_data=live.meta(seq=event.get("seq"), kind="own"))
+            await self.send(text_data=live.meta(seq=event.get("seq"), first_seq=event.get("first_seq"), kind="own"))
         elif not self.can_edit and event.get("viewer_html"):
             await self.send(text_data=event["viewer_html"])
         else:

@@ -14,16 +14,15 @@ import logging
 import queue
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
-from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
 from django.template.loader import render_to_string
 
-from boards.models import Project, Task, TaskStatus
+from boards import history
+from boards.models import Project, Task
 
 log = logging.getLogger(__name__)
 
@@ -32,29 +31,12 @@ QUEUE_SIZE = 1000
 # Beyond this many cards one event would be large: tell clients to re-fetch the board instead.
 MAX_CARDS = 20
 
-CARD_TEMPLATE = "boards/board.html#card"  # the board page's own partial: the two never disagree
 CLIENT_HEADER = "X-Live-Client"
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 # The client id of the page that made the current request (from CLIENT_HEADER), set by
 # boards.middleware.LiveClientMiddleware; events carry it so that page is not sent its own change.
 origin_client: ContextVar[str | None] = ContextVar("origin_client", default=None)
-
-
-def fit_receive_timeout() -> None:
-    """Make channels-redis block on receive for less than the Redis read timeout.
-
-    Its receive loop waits in BZPOPMIN for 5 s, but our clients give up reading after
-    REDIS_SOCKET_TIMEOUT (well under a second, so a dead Redis cannot hang anything): every idle
-    socket would die with a TimeoutError. Polling at half the read timeout costs one cheap Redis
-    call per process every few hundred milliseconds.
-    """
-    from channels_redis.core import RedisChannelLayer
-
-    hosts = settings.CHANNEL_LAYERS.get("default", {}).get("CONFIG", {}).get("hosts") or [{}]
-    read_timeout = min((host.get("socket_timeout") or 0) for host in hosts if isinstance(host, dict)) or None
-    if read_timeout:
-        RedisChannelLayer.brpop_timeout = min(RedisChannelLayer.brpop_timeout, read_timeout / 2)
 
 
 def group_name(project_id: int) -> str:
@@ -66,12 +48,12 @@ def clean_client_id(value) -> str | None:
     return value if isinstance(value, str) and _CLIENT_ID.match(value) else None
 
 
-def current_seq(project_id: int) -> int | None:
-    """The board's sequence number: the last event recorded in its history."""
-    try:
-        from boards import history
-    except ImportError:  # the history log has not landed: events go without a number
-        return None
+def current_seq(project_id: int) -> int:
+    """The board's sequence number: the last event recorded in its history (boards.history).
+
+    Inside a writer's transaction, after its history record, this is that change's own number:
+    the sequence row stays locked by the writer until it commits.
+    """
     return history.current_seq(project_id)
 
 
@@ -130,14 +112,27 @@ async def _send(group: str, message: dict) -> None:
 
 
 def publish(
-    project_id: int, html: str, seq: int | None = None, exclude: str | None = None, *, viewer_html: str | None = None
+    project_id: int,
+    html: str,
+    seq: int | None = None,
+    exclude: str | None = None,
+    *,
+    first_seq: int | None = None,
+    viewer_html: str | None = None,
 ) -> None:
     """Send HTML fragments to everyone watching the board, except the page `exclude` (which gets
     only the sequence number). `viewer_html`, when given, goes to read-only members instead.
 
     Fire and forget: never raises, never waits on the channel layer.
     """
-    message = {"type": "board.event", "html": html, "viewer_html": viewer_html, "seq": seq, "origin": exclude}
+    message = {
+        "type": "board.event",
+        "html": html,
+        "viewer_html": viewer_html,
+        "seq": seq,
+        "first_seq": first_seq,
+        "origin": exclude,
+    }
     group = group_name(project_id)
     try:
         layer = get_channel_layer()
@@ -163,12 +158,15 @@ def publish_on_commit(
     project_id: int,
     task_ids: Iterable[int] = (),
     column_ids: Iterable[int] = (),
+    events: Sequence | None = None,
     resync: bool = False,
 ) -> None:
     """After this transaction commits, send the board's viewers the fragments for these cards and
-    columns (resync=True: tell them to re-fetch the board). Call inside atomic(), after the write.
+    columns (resync=True: tell them to re-fetch the board). Call inside atomic(), after the write
+    and its history `events`, whose sequence numbers the message carries.
     """
-    seq = current_seq(project_id)
+    seqs = [event.seq for event in events or ()]
+    first_seq, seq = (min(seqs), max(seqs)) if seqs else (None, None)
     origin = origin_client.get()
     task_ids = list(dict.fromkeys(task_ids))
     column_ids = list(dict.fromkeys(c for c in column_ids if c))
@@ -178,12 +176,17 @@ def publish_on_commit(
     def send():
         try:
             html = render_change(
-                project_id=project_id, task_ids=task_ids, column_ids=column_ids, seq=seq, resync=resync
+                project_id=project_id,
+                task_ids=task_ids,
+                column_ids=column_ids,
+                seq=seq,
+                first_seq=first_seq,
+                resync=resync,
             )
         except Exception:  # noqa: BLE001 - the write is committed; viewers resync on the gap
             log.exception("rendering the live event of project %s failed", project_id)
             return
-        publish(project_id, html["editor"], seq=seq, exclude=origin, viewer_html=html["viewer"])
+        publish(project_id, html["editor"], seq=seq, exclude=origin, first_seq=first_seq, viewer_html=html["viewer"])
 
     transaction.on_commit(send, robust=True)
 
@@ -191,65 +194,44 @@ def publish_on_commit(
 # Rendering ----------------------------------------------------------------------------------
 
 
-def meta(*, seq: int | None, resync: bool = False, kind: str = "change") -> str:
-    """The element every message starts with: live.js reads the sequence number from it."""
-    return render_to_string("boards/live/meta.html", {"seq": seq, "resync": resync, "kind": kind})
+def meta(*, seq: int | None, first_seq: int | None = None, resync: bool = False, kind: str = "change") -> str:
+    """The element every message starts with: live.js reads the sequence numbers from it (a bulk
+    change carries the range first_seq..seq)."""
+    first_seq = seq if first_seq is None else first_seq
+    context = {"seq": seq, "first_seq": first_seq, "resync": resync, "kind": kind}
+    return render_to_string("boards/live/meta.html", context)
 
 
 def render_change(
-    *, project_id: int, task_ids: list[int], column_ids: list[int], seq: int | None, resync: bool = False
+    *,
+    project_id: int,
+    task_ids: list[int],
+    column_ids: list[int],
+    seq: int | None,
+    first_seq: int | None = None,
+    resync: bool = False,
 ) -> dict[str, str]:
     """The fragments of one committed change, read fresh from the database: {"editor": html,
-    "viewer": html}, since a card shows its move and archive menu only to those who may use it."""
-    head = meta(seq=seq, resync=resync)
+    "viewer": html}, since a card shows its move and archive menu only to those who may use it.
+    They come from the board page's own partials (boards.fragments), so push and page agree."""
+    from boards import fragments  # it imports services, which import this module
+
+    head = meta(seq=seq, first_seq=first_seq, resync=resync)
     if resync:
         return {"editor": head, "viewer": head}
-    project = Project.objects.select_related("status_aggregation", "derived_status").get(pk=project_id)
-    tasks = {
-        task.pk: task
-        for task in Task.objects.live()
-        .filter(project_id=project_id, pk__in=task_ids)
-        .select_related("task_status", "assignee")
-    }
-    cards = []
-    for task_id in task_ids:
-        task = tasks.get(task_id)
-        if task is not None:
-            column_ids.append(task.task_status_id)
-        cards.append({"id": task_id, "task": task, "after_id": _card_above(task) if task else None})
-    all_columns = list(TaskStatus.objects.filter(project_id=project_id).order_by("position", "pk"))
-    columns = [column for column in all_columns if column.pk in set(column_ids)]
-    if columns:
-        counts = dict(
-            Task.objects.live()
-            .filter(project_id=project_id, task_status_id__in=[column.pk for column in columns])
-            .values_list("task_status_id")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        for column in columns:  # as the board's column_count partial expects them
-            column.count = counts.get(column.pk, 0)
-            column.matching = None
-            column.over = bool(column.wip_limit and column.count > column.wip_limit)
-            column.full = bool(column.wip_limit and column.count >= column.wip_limit)
-    # `columns` is what the card's move menu lists; `changed_columns` get their counts refreshed.
-    context = {"project": project, "cards": cards, "columns": all_columns, "changed_columns": columns}
+    project = Project.objects.get(pk=project_id)
+    tasks = Task.objects.live().filter(project_id=project_id, pk__in=task_ids).select_related("assignee")
+    tasks = {task.pk: task for task in tasks}
+    places = {pk: fragments.card_place(project, task) for pk, task in tasks.items()}
+    columns = fragments.columns_of(project)
+    counts = fragments.count_regions(project_id, [*column_ids, *(task.task_status_id for task in tasks.values())])
     html = {}
     for audience, can_edit in (("editor", True), ("viewer", False)):
-        body = render_to_string(
-            "boards/live/change.html", {**context, "card_template": CARD_TEMPLATE, "can_edit": can_edit}
-        )
-        html[audience] = head + body
+        parts = [head]
+        for task_id in task_ids:
+            parts.append(fragments.oob_delete(f"#card-{task_id}"))
+            if task_id in tasks:
+                context = {"project": project, "task": tasks[task_id], "columns": columns, "can_edit": can_edit}
+                parts.append(fragments.part("card", context, oob=places[task_id]))
+        html[audience] = "".join([*parts, *counts])
     return html
-
-
-def _card_above(task: Task) -> int | None:
-    """The card just above this one in its column (board order: position, pk)."""
-    above = Q(position__lt=task.position) | Q(position=task.position, pk__lt=task.pk)
-    return (
-        Task.objects.live()
-        .filter(above, project_id=task.project_id, task_status_id=task.task_status_id)
-        .order_by("-position", "-pk")
-        .values_list("pk", flat=True)
-        .first()
-    )

@@ -1,11 +1,11 @@
-"""Cross-cutting HTTP concerns: the Content-Security-Policy header and the 503 page."""
+"""Cross-cutting HTTP concerns: the Content-Security-Policy header, NUL bytes, the 503 page."""
 
 import logging
 import sys
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.template import loader
 from django.views import defaults
 
@@ -32,6 +32,22 @@ class ContentSecurityPolicyMiddleware:
             host = request.get_host()
             response.headers["Content-Security-Policy"] = policy.format(ws_origins=f"ws://{host} wss://{host}")
         return response
+
+
+class RejectNullCharactersMiddleware:
+    """400 for a NUL character in any query or form value: PostgreSQL text cannot hold one, so
+    it would otherwise end as a DataError (a 500) wherever the value reaches a query."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        sources = [request.GET, request.POST] if request.method == "POST" else [request.GET]
+        for params in sources:
+            for key, values in params.lists():
+                if "\x00" in key or any("\x00" in value for value in values):
+                    return HttpResponseBadRequest("Request values cannot contain NUL characters.")
+        return self.get_response(request)
 
 
 def database_unavailable(request: HttpRequest) -> HttpResponse:

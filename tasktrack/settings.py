@@ -97,6 +97,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "tasktrack.middleware.RejectNullCharactersMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
@@ -162,7 +163,7 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "tasktrack.channel_layer.RedisChannelLayer",  # receives despite the short timeouts
             "CONFIG": {
                 "hosts": [
                     {
@@ -173,6 +174,7 @@ if REDIS_URL:
                 ],
                 "capacity": 500,
                 "expiry": 30,
+                "receive_timeout": REDIS_SOCKET_TIMEOUT / 2,
             },
         }
     }

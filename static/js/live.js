@@ -50,9 +50,11 @@
     }
     var tag = match[0];
     var seq = /data-seq="(\d+)"/.exec(tag);
+    var first = /data-first-seq="(\d+)"/.exec(tag);
     var kind = /data-kind="(\w+)"/.exec(tag);
     return {
       seq: seq ? Number(seq[1]) : null,
+      first: first ? Number(first[1]) : seq ? Number(seq[1]) : null, // a bulk change spans first..seq
       kind: kind ? kind[1] : "change",
       resync: /data-resync="1"/.test(tag),
     };
@@ -125,7 +127,7 @@
       if (meta.seq <= lastSeq) {
         return true; // already in the page
       }
-      if (meta.seq !== lastSeq + 1) {
+      if (meta.first !== lastSeq + 1) {
         resync();
         return true;
       }

@@ -37,7 +37,11 @@ def test_the_suite_runs_on_channels_redis():
 
 
 class TestConnect:
-    def test_member_is_accepted_and_told_the_sequence(self, project, editor):
+    def test_member_is_accepted_and_told_the_sequence(self, project, columns, editor):
+        for title in ("One", "Two"):
+            services.create_task(project=project, status_id=columns["todo"].pk, title=title, reporter=editor)
+        seq = live.current_seq(project.pk)
+        assert seq >= 2
         cookie = session_cookie(editor)
 
         async def scenario():
@@ -45,7 +49,7 @@ class TestConnect:
             assert connected
             hello = await socket.receive_from(timeout=5)
             assert 'data-kind="hello"' in hello
-            assert f'data-seq="{live.current_seq(project.pk)}"' in hello or live.current_seq(project.pk) is None
+            assert f'data-seq="{seq}"' in hello
             await socket.disconnect()
 
         async_to_sync(scenario)()

@@ -91,13 +91,11 @@ def actions_for(role: str, *, project, read_only, foreign, foreign_column, colum
         },
     ]
     if url_exists("card_move"):  # the board's writes, once they are on this branch
-        for target, target_column in [(project, columns), (read_only, None)]:
+        # Writers write on one board; viewers and outsiders try both (the other is for their eyes only).
+        for target in [project] if writer else [project, read_only]:
             base = target.get_absolute_url()
-            if target is read_only:
-                allowed = {403} if member else {404}
-            else:
-                allowed = ({200, 404, 409, 422} if writer else {403}) if member else {404}
-            name = "read-only board" if target is read_only else "board"
+            allowed = ({200, 404, 409, 422} if writer else {403}) if member else {404}
+            name = "board" if target is project else "read-only board"
             actions += [
                 {
                     "name": f"create on {name}",
@@ -141,7 +139,6 @@ def actions_for(role: str, *, project, read_only, foreign, foreign_column, colum
                     "allowed": (allowed - {200}) | {404},
                 },
             ]
-            del target_column
         actions.append(
             {
                 "name": "move to a foreign column",

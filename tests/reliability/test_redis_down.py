@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import pytest
 from django.core.cache import cache
 from django.test import Client, override_settings
+from django.urls import reverse
 
 from aggregates.models import ProjectTaskStatusAgg
 from boards import login, services
@@ -91,6 +92,22 @@ def exercise_everything(owner, admin, project, columns, *, label: str) -> None:
         assert response.status_code == 200, (label, url, response.status_code)
     assert Client().get("/login/").status_code == 200
 
+    # The board's own writes, over HTTP as a browser sends them.
+    hx = {"HX-Request": "true"}
+    response = member.post(
+        reverse("card_create", args=[project.pk, columns["todo"].pk]), {"title": f"{label} board"}, headers=hx
+    )
+    assert response.status_code == 200, (label, response.status_code)
+    board_card = Task.objects.get(title=f"{label} board")
+    for name, data in [("card_move", {"status_id": columns["review"].pk}), ("card_archive", {})]:
+        response = member.post(reverse(name, args=[project.pk, board_card.pk]), data, headers=hx)
+        assert response.status_code == 200, (label, name, response.status_code)
+    response = member.post(
+        reverse("card_update", args=[project.pk, task.pk]),
+        {"version": task.version, "title": f"{label} 1!"},
+        headers=hx,
+    )
+    assert response.status_code == 200, (label, response.status_code)
     services.move_task(project=project, task_id=task.pk, status_id=columns["active"].pk)
     services.archive_task(project=project, task_id=task.pk)
     services.unarchive_task(project=project, task_id=task.pk)
