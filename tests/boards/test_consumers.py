@@ -144,6 +144,30 @@ class TestEvents:
 
         async_to_sync(scenario)()
 
+    def test_each_event_carries_its_history_sequence_numbers(self, project, columns, editor, owner):
+        one = services.create_task(project=project, status_id=columns["todo"].pk, title="One", reporter=editor)
+        two = services.create_task(project=project, status_id=columns["todo"].pk, title="Two", reporter=editor)
+        start = live.current_seq(project.pk)
+        cookie = session_cookie(owner)
+
+        async def scenario():
+            socket, _ = await open_socket(project.pk, cookie=cookie)
+            assert f'data-seq="{start}"' in await receive_until(socket, "hello")
+            await sync_to_async(services.move_task)(project=project, task_id=one.pk, status_id=columns["done"].pk)
+            first = await receive_until(socket, 'data-kind="change"')
+            await sync_to_async(services.bulk_move_tasks)(
+                project=project, task_ids=[one.pk, two.pk], status_id=columns["active"].pk
+            )
+            bulk = await receive_until(socket, 'data-kind="change"')
+            await socket.disconnect()
+            return first, bulk
+
+        first, bulk = async_to_sync(scenario)()
+        assert f'data-seq="{start + 1}"' in first
+        assert "data-first-seq" not in first
+        assert f'data-seq="{start + 3}" data-first-seq="{start + 2}"' in bulk  # two cards, two events
+        assert live.current_seq(project.pk) == start + 3
+
     def test_rolled_back_change_publishes_nothing(self, project, columns, editor, owner):
         task = services.create_task(project=project, status_id=columns["todo"].pk, title="Stay", reporter=editor)
         watcher = session_cookie(owner)
