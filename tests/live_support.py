@@ -17,6 +17,7 @@ from tasktrack.asgi import application
 ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "http://127.0.0.1"
 DAPHNE = str(Path(sys.executable).parent / "daphne")
+APP_NAME = "tasktrack-test-daphne"
 
 
 def session_cookie(user) -> str:
@@ -85,6 +86,7 @@ class Daphne:
             "DB_POOL_MIN": "1",
             "DB_POOL_MAX": "4",
             "LOG_LEVEL": "WARNING",
+            "PGAPPNAME": APP_NAME,  # libpq names the server's sessions, so stop() can wait for them
             **env,
         }
         self.process = subprocess.Popen(
@@ -118,6 +120,24 @@ class Daphne:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self._wait_sessions_gone()
+
+    def _wait_sessions_gone(self, timeout: float = 5) -> None:
+        # PostgreSQL ends a dead client's backend a moment after the process: wait for it, or the
+        # test database cannot be flushed or dropped after the test.
+        from django.db import connection
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND application_name = %s",
+                    [APP_NAME],
+                )
+                if cursor.fetchone()[0] == 0:
+                    return
+            time.sleep(0.1)
 
 
 class Browserless:
