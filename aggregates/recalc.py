@@ -15,7 +15,7 @@ from boards.models import Category, Project
 
 AGG = counts.AGG_TABLE
 NAMES = list(COUNT_FIELDS.values())  # todo_tasks, active_tasks, ...
-BATCH_SIZE = 2000
+BATCH_SIZE = 5000
 
 
 def each(template: str, sep: str = ", ") -> str:

@@ -93,17 +93,18 @@ def task_pre_save(sender, instance: Task, raw=False, update_fields=None, **kwarg
     found = None
     if not instance._state.adding and instance.pk is not None:
         found = stored_state(instance.pk, new_column=instance.task_status_id)
-    if found is None:  # a new task, or one deleted under us that save() will insert again
-        before, before_has_row = None, True
-        category, after_has_row = column_category(instance.task_status_id)
-    else:
-        before, stored_project, before_has_row, category = found
-        after_has_row = instance.project_id == stored_project and before_has_row
     # Bootstrap before the write, so the recount does not see it and the delta is applied once.
-    if not before_has_row:
-        counts.bootstrap(stored_project)
-    if not after_has_row:
-        counts.ensure_row(instance.project_id)
+    if found is None:  # a new task, or one deleted under us that save() will insert again
+        before = None
+        category, has_row = column_category(instance.task_status_id)
+        if not has_row:
+            counts.bootstrap(instance.project_id)
+    else:
+        before, stored_project, has_row, category = found
+        if not has_row:
+            counts.bootstrap(stored_project)
+        if instance.project_id != stored_project:
+            counts.ensure_row(instance.project_id)
     instance._agg_before = before
     instance._agg_after = (instance.project_id, category) if instance.archived_at is None else None
 

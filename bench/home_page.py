@@ -1,16 +1,28 @@
 """4. The home page: counts from the counts rows vs COUNT(*) GROUP BY at request time."""
 
+import re
+
 from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from bench import data
+from bench import data, naive
 from bench.board_page import _get
-from bench.harness import Section, interleave, ms, ratio, summary
+from bench.harness import Section, clock, interleave, ms, ratio, since, summary
 
 TITLE = "Home page: counts rows vs COUNT(*) GROUP BY at request time"
 WORKSPACES = 10
+
+
+def _timed(fn, *args) -> float:
+    start = clock()
+    fn(*args)
+    return since(start)
+
+
+def _without_tokens(page: bytes) -> bytes:
+    return re.sub(rb'(csrfmiddlewaretoken" value=|x-csrftoken": )"[^"]*"', rb"\1", page)
 
 
 @override_settings(ROOT_URLCONF="bench.urls")
@@ -30,13 +42,18 @@ def run(sizes) -> Section:
     client = Client()
     client.force_login(user)
     ours_url, naive_url = reverse("home"), reverse("bench_naive_home")
-    ours_page, naive_page = client.get(ours_url).content, client.get(naive_url).content
-    assert ours_page.count(b"<li") == naive_page.count(b"<li"), "the two pages list different projects"
+    ours_page, naive_page = (_without_tokens(client.get(url).content) for url in (ours_url, naive_url))
+    assert ours_page == naive_page, "the baseline's page differs from ours"
     samples = interleave(
         {"ours": lambda: _get(client, ours_url), "naive": lambda: _get(client, naive_url)},
         {"ours": sizes.reps, "naive": max(2, sizes.reps // 3)},
     )
+    data_samples = interleave(
+        {"ours": lambda: _timed(naive.stored_home_projects, user), "naive": lambda: _timed(naive.home_projects, user)},
+        sizes.reps,
+    )
     stats = {name: summary(values) for name, values in samples.items()}
+    data_stats = {name: summary(values) for name, values in data_samples.items()}
     queries = {}
     for name, url in (("ours", ours_url), ("naive", naive_url)):
         with CaptureQueriesContext(connection) as captured:
@@ -45,27 +62,35 @@ def run(sizes) -> Section:
     section = Section(
         "home",
         TITLE,
-        ["projects", "tasks", "variant", "p50 ms", "p95 ms", "queries", "ratio"],
-        raw={**stats, "queries": queries},
+        ["measured", "projects", "tasks", "counts from", "p50 ms", "p95 ms", "queries", "ratio"],
+        raw={"page": stats, "counts": data_stats, "queries": queries},
     )
     projects, tasks = len(ids), per_project * len(ids)
-    speedup = stats["naive"]["median"] / stats["ours"]["median"]
-    for name, label in (("ours", "ours: counts rows"), ("naive", "COUNT(*) GROUP BY per request")):
-        section.rows.append(
-            [
-                f"{projects:,}",
-                f"{tasks:,}",
-                label,
-                ms(stats[name]["median"]),
-                ms(stats[name]["p95"]),
-                queries[name],
-                ratio(stats[name]["median"], stats["ours"]["median"]),
-            ]
-        )
-    section.check(">= 10x faster than counting at request time", speedup >= 10, f"{speedup:.1f}x")
+    labels = (("ours", "counts rows"), ("naive", "COUNT(*) GROUP BY per request"))
+    for measured, results, counted in (("counts", data_stats, (1, 2)), ("whole page", stats, None)):
+        for index, (name, label) in enumerate(labels):
+            section.rows.append(
+                [
+                    measured,
+                    f"{projects:,}",
+                    f"{tasks:,}",
+                    label,
+                    ms(results[name]["median"]),
+                    ms(results[name]["p95"]),
+                    counted[index] if counted else queries[name],
+                    ratio(results[name]["median"], results["ours"]["median"]),
+                ]
+            )
+    speedup = data_stats["naive"]["median"] / data_stats["ours"]["median"]
+    page_speedup = stats["naive"]["median"] / stats["ours"]["median"]
+    section.check(">= 10x faster than counting at request time (the counts)", speedup >= 10, f"{speedup:.1f}x")
+    section.check(
+        ">= 10x faster than counting at request time (whole page)", page_speedup >= 10, f"{page_speedup:.1f}x"
+    )
     section.notes.append(
-        "Both pages through the test client (logged in, full middleware), rendering the same template; "
-        "the baseline (bench/naive.py) replaces the counts rows with one GROUP BY over the user's projects' "
-        "live tasks joined to their columns, as the page would without stored counts."
+        "'counts': the query that reads the user's projects with their counts, as boards.views.home does "
+        "(one query, counts rows joined), against the same projects query plus one GROUP BY over their live "
+        "tasks joined to their columns (bench/naive.py). 'whole page': both pages through the test client "
+        "(logged in, full middleware), rendering the same template (checked byte for byte, CSRF tokens aside)."
     )
     return section

@@ -16,7 +16,7 @@ from django.utils import timezone
 from aggregates.models import COUNT_FIELDS, ProjectTaskStatusAgg
 from boards import services
 from boards.access import get_project_for, projects_for
-from boards.models import Task
+from boards.models import Membership, Task
 
 AGG_TABLE = ProjectTaskStatusAgg._meta.db_table
 
@@ -63,10 +63,10 @@ def recount_row(project_id: int) -> None:
     )
 
 
-def home(request):
-    """The home page with its counts from COUNT(*) GROUP BY at request time, not the counts rows."""
+def home_projects(user) -> list:
+    """The home page's projects with counts from COUNT(*) GROUP BY at request time, not the counts rows."""
     projects = list(
-        projects_for(request.user)
+        projects_for(user)
         .select_related("application", "derived_status")
         .order_by("application__name", "application_id", "name", "pk")
     )
@@ -86,7 +86,35 @@ def home(request):
         project.status_aggregation = ProjectTaskStatusAgg(
             project=project, total_tasks=sum(found.values()), **{COUNT_FIELDS[c]: n for c, n in found.items()}
         )
-    return render(request, "boards/home.html", {"projects": projects})
+    return projects
+
+
+def stored_home_projects(user) -> list:
+    """The same projects as boards.views.home reads them: counts from the counts rows, one query."""
+    return list(
+        projects_for(user)
+        .select_related("application", "status_aggregation", "derived_status")
+        .order_by("application__name", "application_id", "name", "pk")
+    )
+
+
+def home(request):
+    """boards.views.home with its counts from COUNT(*) GROUP BY at request time (home_projects)."""
+    memberships = list(
+        Membership.objects.filter(user=request.user).select_related("application").order_by("application__name")
+    )
+    by_application: dict[int, list] = {}
+    for project in home_projects(request.user):
+        by_application.setdefault(project.application_id, []).append(project)
+    workspaces = [
+        {
+            "application": membership.application,
+            "is_owner": membership.role == Membership.Role.OWNER,
+            "projects": by_application.get(membership.application_id, []),
+        }
+        for membership in memberships
+    ]
+    return render(request, "boards/home.html", {"workspaces": workspaces})
 
 
 BOARD = Template(

@@ -50,3 +50,26 @@ def run(sizes) -> Section:
     )
     section.check("0 drift", after["cells"] == 0 and after["derived_status_ok"], str(after))
     return section
+
+
+def recommendation(daphne: dict, gunicorn: dict) -> str:
+    """The default server, chosen from this run's figures."""
+    d_rate, g_rate = daphne["throughput"], gunicorn["throughput"]
+    d_p95 = daphne.get("latency", {}).get("p95", float("inf"))
+    g_p95 = gunicorn.get("latency", {}).get("p95", float("inf"))
+    figures = (
+        f"daphne {d_rate:,.0f} moves/s (p95 {d_p95:,.0f} ms), gunicorn {g_rate:,.0f} moves/s (p95 {g_p95:,.0f} ms)"
+    )
+    if g_rate >= 1.2 * d_rate and g_p95 <= d_p95:
+        return (
+            f"**Default from these figures: gunicorn for HTTP beside daphne for WebSockets** ({figures}). "
+            "Django's ASGI handler runs every sync view on one thread per process (asgiref's "
+            "thread_sensitive), so one daphne process serves one HTTP request at a time while it waits on "
+            "PostgreSQL; gunicorn's workers serve one each, in parallel. The price is a second server and a "
+            "proxy route sending /ws/ to daphne."
+        )
+    return (
+        f"**Default from these figures: daphne for everything** ({figures}). gunicorn is not clearly "
+        "faster here (it needs >= 1.2x the throughput at no worse p95 to earn a second server and a proxy "
+        "route for /ws/), so one server for HTTP and WebSockets stays the simpler default."
+    )

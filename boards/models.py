@@ -272,3 +272,85 @@ class Task(models.Model):
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
+
+
+class ProjectSequence(models.Model):
+    """The last event sequence number of one project; writers bump it in their own transaction."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    last_seq = models.BigIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.project_id} at {self.last_seq}"
+
+
+class TaskEvent(models.Model):
+    """One committed change, append-only. `seq` is gapless per project: the board's live number."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "created"
+        EDITED = "edited", "edited"
+        MOVED = "moved", "moved"
+        REORDERED = "reordered", "reordered"
+        ARCHIVED = "archived", "archived"
+        UNARCHIVED = "unarchived", "unarchived"
+        DELETED = "deleted", "deleted"
+        COLUMN_CATEGORY = "column_category", "column category changed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    seq = models.BigIntegerField()
+    # ON DELETE SET NULL is done by the database (migration 0003): the event outlives its task
+    # and deleting a task costs no extra query. task_title keeps what the card was called.
+    task = models.ForeignKey(
+        Task, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, null=True, related_name="+"
+    )
+    task_title = models.CharField(max_length=200, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # The live-count flow of the change: `task_count` live tasks leave from_category and enter
+    # to_category (either null when none); the diagram and the flow metrics read these columns.
+    from_category = models.CharField(max_length=10, choices=Category.choices, null=True)
+    to_category = models.CharField(max_length=10, choices=Category.choices, null=True)
+    task_count = models.PositiveIntegerField(default=1)
+    # On an arrival in done: when the card first went past todo (cycle time without a lookup).
+    started_at = models.DateTimeField(null=True, blank=True)
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["project", "seq"]
+        constraints = [models.UniqueConstraint(fields=["project", "seq"], name="taskevent_unique_seq")]
+        indexes = [
+            models.Index(fields=["task", "seq"], name="taskevent_task"),
+            models.Index(fields=["project", "at"], name="taskevent_project_at"),
+            # Arrivals in done, for lead and cycle time over a range.
+            models.Index(fields=["project", "at"], condition=Q(to_category="done"), name="taskevent_done_at"),
+        ]
+
+    def __str__(self):
+        return f"#{self.seq} {self.kind} {self.task_title}"
+
+
+class ProjectDailySnapshot(models.Model):
+    """A project's live counts per category on one day, copied from its counts row."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    date = models.DateField()
+    todo_tasks = models.IntegerField(default=0)
+    active_tasks = models.IntegerField(default=0)
+    review_tasks = models.IntegerField(default=0)
+    issue_tasks = models.IntegerField(default=0)
+    done_tasks = models.IntegerField(default=0)
+    # The project's event sequence number when the counts were read (same statement).
+    seq = models.BigIntegerField(default=0)
+    taken_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["project", "date"]
+        constraints = [models.UniqueConstraint(fields=["project", "date"], name="snapshot_unique_day")]
+
+    def __str__(self):
+        return f"{self.project_id} on {self.date}"
+
+    def as_counts(self) -> dict[str, int]:
+        return {category.value: getattr(self, f"{category.value}_tasks") for category in Category}

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, Max, Min, Q, When
 from django.utils import timezone
 
+from boards import history
 from boards.models import Application, Category, Project, Task, TaskStatus
 from boards.signals import columns_changed, tasks_bulk_changed
 
@@ -138,6 +139,7 @@ def create_task(
     description: str = "",
     assignee=None,
     at_top: bool = True,
+    actor=None,
 ) -> Task:
     """A new card at the top (or bottom) of a column."""
     title = clean_title(title)
@@ -166,10 +168,13 @@ def create_task(
             position=position,
         )
         task.save()
+        history.record_created(task, actor=actor or reporter)
     return task
 
 
-def update_task(*, project: Project, task_id, version: int, title=None, description=None, assignee=...) -> Task:
+def update_task(
+    *, project: Project, task_id, version: int, title=None, description=None, assignee=..., actor=None
+) -> Task:
     """Edit a card's text and assignee; refuses an edit made on a stale copy."""
     changes = {}
     if title is not None:
@@ -192,10 +197,12 @@ def update_task(*, project: Project, task_id, version: int, title=None, descript
         changed = [field for field, value in changes.items() if getattr(task, field) != value]
         if not changed:
             return task
+        edits = {field: (getattr(task, field), changes[field]) for field in changed}
         for field in changed:
             setattr(task, field, changes[field])
         task.version += 1
         task.save(update_fields=[*changed, "version", "updated_at"])
+        history.record_edited(task, actor=actor, changes=edits)
     return task
 
 
@@ -209,7 +216,7 @@ def _neighbour_id(value) -> int | None:
         raise ValidationError("The card's new neighbours are not valid ids.") from None
 
 
-def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=None) -> Task:
+def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=None, actor=None) -> Task:
     """Move a card to a column, below `after_id` or above `before_id` (neither: the bottom)."""
     after_id, before_id = _neighbour_id(after_id), _neighbour_id(before_id)
     with transaction.atomic():
@@ -219,23 +226,26 @@ def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=
         column = _lock_column_if_limited(project, status_id)
         if column.pk != task.task_status_id:
             _check_wip(column)
+        from_status = task.task_status
         task.position = _rank(column, after_id=after_id, before_id=before_id, moving_id=task.pk)
         task.task_status = column
         task.save(update_fields=["task_status", "position", "updated_at"])
+        history.record_moved(task, actor=actor, from_status=from_status, to_status=column)
     return task
 
 
-def archive_task(*, project: Project, task_id) -> Task:
+def archive_task(*, project: Project, task_id, actor=None) -> Task:
     """Take a card off the board; it stays in the Archived view."""
     with transaction.atomic():
         task = _locked_task(project, task_id)
         if not task.is_archived:
             task.archived_at = timezone.now()
             task.save(update_fields=["archived_at", "updated_at"])
+            history.record_archived([task], actor=actor)
     return task
 
 
-def unarchive_task(*, project: Project, task_id) -> Task:
+def unarchive_task(*, project: Project, task_id, actor=None) -> Task:
     """Put an archived card back at the bottom of its column."""
     with transaction.atomic():
         task = _locked_task(project, task_id)
@@ -245,14 +255,17 @@ def unarchive_task(*, project: Project, task_id) -> Task:
             task.archived_at = None
             task.position = _rank(column, moving_id=task.pk)
             task.save(update_fields=["archived_at", "position", "updated_at"])
+            history.record_unarchived(task, actor=actor)
     return task
 
 
-def delete_task(*, project: Project, task_id) -> Task:
+def delete_task(*, project: Project, task_id, actor=None) -> Task:
     """Delete a card for good."""
     with transaction.atomic():
         task = _locked_task(project, task_id)
+        task_id, was_live = task.pk, not task.is_archived
         task.delete()
+        history.record_deleted(task, actor=actor, task_id=task_id, was_live=was_live)
     return task
 
 
@@ -285,7 +298,7 @@ def _locked_tasks(project: Project, task_ids: Sequence) -> list[Task]:
     return tasks
 
 
-def bulk_move_tasks(*, project: Project, task_ids: Sequence, status_id) -> list[Task]:
+def bulk_move_tasks(*, project: Project, task_ids: Sequence, status_id, actor=None) -> list[Task]:
     """Move many cards to the bottom of one column, in their current order, with one UPDATE."""
     with transaction.atomic():
         tasks = _locked_tasks(project, task_ids)
@@ -302,6 +315,7 @@ def bulk_move_tasks(*, project: Project, task_ids: Sequence, status_id) -> list[
         deltas: Counter = Counter()
         whens = []
         moving.sort(key=lambda task: (task.task_status.position, task.position, task.pk))
+        moves = [(task, task.task_status) for task in moving]
         for index, task in enumerate(moving, start=1):
             deltas[(project.pk, task.task_status.category)] -= 1
             deltas[(project.pk, column.category)] += 1
@@ -315,10 +329,11 @@ def bulk_move_tasks(*, project: Project, task_ids: Sequence, status_id) -> list[
                 updated_at=timezone.now(),
             )
             tasks_bulk_changed.send(sender=Task, deltas=dict(deltas))
+            history.record_bulk_moved(moves, actor=actor, to_status=column)
     return tasks
 
 
-def bulk_archive_tasks(*, project: Project, task_ids: Sequence) -> list[Task]:
+def bulk_archive_tasks(*, project: Project, task_ids: Sequence, actor=None) -> list[Task]:
     """Archive many cards with one UPDATE."""
     with transaction.atomic():
         tasks = _locked_tasks(project, task_ids)
@@ -332,13 +347,15 @@ def bulk_archive_tasks(*, project: Project, task_ids: Sequence) -> list[Task]:
             for task in live:
                 task.archived_at = now
             tasks_bulk_changed.send(sender=Task, deltas={key: -n for key, n in deltas.items()})
+            history.record_archived(live, actor=actor)
     return tasks
 
 
-def bulk_create_tasks(*, project: Project, tasks: Sequence[Task], batch_size: int = 5000) -> int:
+def bulk_create_tasks(*, project: Project, tasks: Sequence[Task], batch_size: int = 5000, actor=None) -> int:
     """Insert many prepared tasks of one project at once (imports, demo data); counts follow."""
     with transaction.atomic():
-        columns = {pk: column.category for pk, column in _share_lock_columns(project=project).items()}
+        statuses = _share_lock_columns(project=project)
+        columns = {pk: column.category for pk, column in statuses.items()}
         deltas: Counter = Counter()
         for task in tasks:
             if task.task_status_id not in columns:
@@ -349,6 +366,7 @@ def bulk_create_tasks(*, project: Project, tasks: Sequence[Task], batch_size: in
                 deltas[(project.pk, columns[task.task_status_id])] += 1
         Task.objects.counts_handled().bulk_create(tasks, batch_size=batch_size)
         tasks_bulk_changed.send(sender=Task, deltas=dict(deltas))
+        history.record_bulk_created(tasks, statuses, actor=actor)
     return len(tasks)
 
 
@@ -418,16 +436,19 @@ def add_column(*, project: Project, name: str, category: str, wip_limit=None, wi
 
 
 def update_column(
-    *, project: Project, status_id, name: str, category: str, wip_limit=None, wip_hard=False
+    *, project: Project, status_id, name: str, category: str, wip_limit=None, wip_hard=False, actor=None
 ) -> TaskStatus:
     """Rename a column, change its category (the counts follow) or its WIP limit."""
     with transaction.atomic():
         column = _column(project, status_id, for_update=True)
         fields = _clean_column(project, name=name, category=category, wip_limit=wip_limit, exclude_pk=column.pk)
+        old_category = column.category
         for field, value in fields.items():
             setattr(column, field, value)
         column.wip_hard = bool(wip_hard)
         column.save()
+        if column.category != old_category:
+            history.record_column_category(column, actor=actor, old_category=old_category)
     return column
 
 
@@ -458,6 +479,31 @@ def delete_column(*, project: Project, status_id) -> None:
 
 
 def column_counts(project: Project) -> dict[int, int]:
-    """Live cards per column of one project, with one GROUP BY."""
-    rows = Task.objects.live().filter(project=project).values_list("task_status_id").annotate(n=Count("id")).order_by()
-    return dict(rows)
+    """Live cards per column of one project.
+
+    A column alone in its category reads its count from the project's counts row (exact: kept in
+    the same transaction as every write), read fresh in the same query as the columns, so a board
+    costs the same at 100 cards and 100,000. Columns that share a category, or a project without a
+    counts row, are counted with one GROUP BY over those columns only.
+    """
+    stored = [f"project__status_aggregation__{category}_tasks" for category in Category.values]
+    rows = list(TaskStatus.objects.filter(project=project).values_list("pk", "category", *stored))
+    per_category = Counter(category for _, category, *_ in rows)
+    counts: dict[int, int] = {}
+    recount = []
+    for pk, category, *by_category in rows:
+        value = by_category[Category.values.index(category)]
+        if per_category[category] == 1 and value is not None:
+            counts[pk] = value
+        else:
+            recount.append(pk)
+    if recount:
+        counts.update(dict.fromkeys(recount, 0))
+        counts.update(
+            Task.objects.live()
+            .filter(project=project, task_status_id__in=recount)
+            .values_list("task_status_id")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+    return counts

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from boards import views
+from boards import views, views_history
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -21,4 +21,7 @@ urlpatterns = [
     path("projects/<int:project_id>/cards/<int:task_id>/archive/", views.card_archive, name="card_archive"),
     path("projects/<int:project_id>/cards/<int:task_id>/unarchive/", views.card_unarchive, name="card_unarchive"),
     path("projects/<int:project_id>/cards/<int:task_id>/delete/", views.card_delete, name="card_delete"),
+    path("projects/<int:project_id>/insights/", views_history.project_insights, name="project_insights"),
+    path("projects/<int:project_id>/export/tasks.csv", views_history.export_tasks, name="export_tasks"),
+    path("projects/<int:project_id>/export/events.csv", views_history.export_events, name="export_events"),
 ]

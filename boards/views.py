@@ -5,155 +5,51 @@ partial of the page template, the extra ones marked hx-swap-oob. Without htmx th
 Refused input answers 4xx with the message as a fragment aimed (HX-Retarget) at a message region.
 """
 
-from dataclasses import dataclass
 from functools import wraps
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.models import Count, F, Q, Window
-from django.db.models.expressions import RawSQL
-from django.db.models.functions import RowNumber
-from django.http import Http404, HttpResponse
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
-from boards import services
+from boards import fragments, services
 from boards.access import ReadOnly, can_edit, get_project_for, is_owner, projects_for
+from boards.fragments import BoardFilter
 from boards.models import Category, Membership, Project, Task, TaskStatus
 
-PAGE_SIZE = 50
 User = get_user_model()
 
 
-class HtmxHttpRequest:  # typing only: django-htmx adds .htmx to every request
+class HtmxHttpRequest(HttpRequest):
+    """For type hints: django_htmx.middleware.HtmxMiddleware adds .htmx to every request."""
+
     htmx: HtmxDetails
 
 
-# -- reading the board -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BoardFilter:
-    q: str = ""
-    assignee: str = ""  # "", "none" or a user id
-
-    @classmethod
-    def from_params(cls, params) -> "BoardFilter":
-        q = " ".join(params.get("q", "").split())[:200]
-        assignee = params.get("assignee", "").strip()
-        if assignee not in ("", "none") and not assignee.isdigit():
-            assignee = ""
-        return cls(q=q, assignee=assignee)
-
-    def __bool__(self) -> bool:
-        return bool(self.q or self.assignee)
-
-    def q_object(self) -> Q:
-        condition = Q()
-        if self.q:
-            condition &= Q(title__icontains=self.q)
-        if self.assignee == "none":
-            condition &= Q(assignee__isnull=True)
-        elif self.assignee:
-            condition &= Q(assignee_id=int(self.assignee))
-        return condition
-
-    def sql(self) -> tuple[str, list]:
-        """The same condition as q_object() for the raw first-page query (table alias t)."""
-        clauses, params = [], []
-        if self.q:
-            escaped = self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            clauses.append("t.title ILIKE %s")
-            params.append(f"%{escaped}%")
-        if self.assignee == "none":
-            clauses.append("t.assignee_id IS NULL")
-        elif self.assignee:
-            clauses.append("t.assignee_id = %s")
-            params.append(int(self.assignee))
-        return "".join(f" AND {clause}" for clause in clauses), params
-
-    def as_params(self) -> dict:
-        return {key: value for key, value in (("q", self.q), ("assignee", self.assignee)) if value}
-
-
-def _first_pages(project: Project, board_filter: BoardFilter) -> list[Task]:
-    """The first PAGE_SIZE + 1 live cards of every column, in one query whatever the board's size."""
-    if connection.vendor == "postgresql":
-        extra, params = board_filter.sql()
-        # One index range scan per column (task_board_live), never the whole project.
-        ids = RawSQL(
-            "SELECT c.id FROM boards_taskstatus s CROSS JOIN LATERAL ("
-            " SELECT t.id FROM boards_task t"
-            " WHERE t.project_id = s.project_id AND t.task_status_id = s.id AND t.archived_at IS NULL"
-            f"{extra} ORDER BY t.position, t.id LIMIT %s) c WHERE s.project_id = %s",
-            [*params, PAGE_SIZE + 1, project.pk],
-        )
-        tasks = Task.objects.filter(pk__in=ids)
-    else:  # SQLite (make run): a window over the project's cards
-        tasks = (
-            Task.objects.live()
-            .filter(board_filter.q_object(), project=project)
-            .annotate(rank=Window(RowNumber(), partition_by=F("task_status_id"), order_by=[F("position"), F("pk")]))
-            .filter(rank__lte=PAGE_SIZE + 1)
-        )
-    return list(tasks.select_related("assignee").order_by("task_status_id", "position", "pk"))
-
-
-def _cursor(task: Task) -> str:
-    return f"{task.position!r}:{task.pk}"
-
-
-def _annotate_counts(project: Project, columns: list[TaskStatus], board_filter: BoardFilter) -> None:
-    """Each column's exact live count (one GROUP BY) and, with a filter on, how many match."""
-    counts = services.column_counts(project)
-    matching = None
-    if board_filter:
-        matching = dict(
-            Task.objects.live()
-            .filter(board_filter.q_object(), project=project)
-            .values_list("task_status_id")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-    for column in columns:
-        column.count = counts.get(column.pk, 0)
-        column.matching = None if matching is None else matching.get(column.pk, 0)
-        column.over = bool(column.wip_limit and column.count > column.wip_limit)
-        column.full = bool(column.wip_limit and column.count >= column.wip_limit)
-
-
-def _columns(project: Project) -> list[TaskStatus]:
-    return list(TaskStatus.objects.filter(project=project).order_by("position", "pk"))
-
-
-def _members(project: Project):
-    return list(
-        User.objects.filter(memberships__application_id=project.application_id).order_by("first_name", "username")
-    )
-
-
 def _board_context(project: Project, board_filter: BoardFilter) -> dict:
-    columns = _columns(project)
-    _annotate_counts(project, columns, board_filter)
+    columns = fragments.columns_of(project)
+    fragments.annotate_counts(project, columns, board_filter)
     by_column: dict[int, list[Task]] = {column.pk: [] for column in columns}
-    for task in _first_pages(project, board_filter):
+    for task in fragments.first_pages(project, board_filter):
         by_column.setdefault(task.task_status_id, []).append(task)
     for column in columns:
         cards = by_column[column.pk]
-        column.has_more = len(cards) > PAGE_SIZE
-        column.cards = cards[:PAGE_SIZE]
-        column.cursor = _cursor(column.cards[-1]) if column.has_more else ""
+        column.has_more = len(cards) > fragments.PAGE_SIZE
+        column.cards = cards[: fragments.PAGE_SIZE]
+        column.cursor = fragments.cursor(column.cards[-1]) if column.has_more else ""
     return {
         "project": project,
         "columns": columns,
-        "members": _members(project),
+        "members": fragments.members(project),
         "filter": board_filter,
         "can_edit": can_edit(project),
         "is_owner": is_owner(project),
@@ -163,45 +59,17 @@ def _board_context(project: Project, board_filter: BoardFilter) -> dict:
 # -- rendering fragments ------------------------------------------------------------------------
 
 
-def _part(name: str, context: dict, *, oob=None) -> str:
-    """One region of the board page; oob=True replaces it by id, a string names a swap (beforeend:#x)."""
-    html = render_to_string(f"boards/board.html#{name}", {**context, "oob": oob is True})
-    if isinstance(oob, str):
-        return format_html('<div hx-swap-oob="{}">{}</div>', oob, html)
-    return html
-
-
 def _fragments(*parts: str, status: int = 200) -> HttpResponse:
     return HttpResponse("".join(parts), status=status)
 
 
-def _message(text: str = "", *, target: str = "board-messages", undo_task: Task | None = None, project=None) -> str:
-    return render_to_string(
-        "boards/board.html#message",
-        {"message": text, "message_id": target, "oob": True, "undo_task": undo_task, "project": project},
-    )
-
-
-def _fresh_project(user, project: Project) -> Project:
-    """The project re-read after a write, with its counts and derived status."""
-    return get_project_for(user, project.pk)
-
-
-def _board_effects(request, project: Project, column_ids, board_filter: BoardFilter | None = None) -> list[str]:
-    """The regions every card change touches: the counts of the given columns, progress, status."""
-    project = _fresh_project(request.user, project)
-    board_filter = board_filter if board_filter is not None else BoardFilter.from_params(request.POST)
-    columns = [column for column in _columns(project) if column.pk in set(column_ids)]
-    _annotate_counts(project, columns, board_filter)
-    context = {"project": project}
-    parts = [_part("column_count", {**context, "column": column}, oob=True) for column in columns]
-    parts.append(_part("project_progress", context, oob=True))
-    parts.append(_part("project_status", context, oob=True))
-    return parts
+def _board_effects(request, project: Project, column_ids) -> list[str]:
+    """The regions a card change touches, for the filter the page shows (sent along by hx-include)."""
+    return fragments.count_regions(project.pk, column_ids, BoardFilter.from_params(request.POST))
 
 
 def _card_context(project: Project, task: Task) -> dict:
-    return {"project": project, "task": task, "columns": _columns(project), "can_edit": can_edit(project)}
+    return {"project": project, "task": task, "columns": fragments.columns_of(project), "can_edit": can_edit(project)}
 
 
 def _refused(request, project, error, status: int, *, target: str = "board-messages") -> HttpResponse:
@@ -304,7 +172,9 @@ def project_rename(request: HtmxHttpRequest, project: Project) -> HttpResponse:
     services.rename_project(project=project, name=request.POST.get("name", ""))
     if not request.htmx:
         return redirect("home" if request.POST.get("next") == "home" else project)
-    return _fragments(_part("project_name", {"project": project}, oob=True), _message(target=request.error_target))
+    return _fragments(
+        fragments.part("project_name", {"project": project}, oob=True), fragments.message(target=request.error_target)
+    )
 
 
 # -- the board ----------------------------------------------------------------------------------
@@ -312,6 +182,7 @@ def project_rename(request: HtmxHttpRequest, project: Project) -> HttpResponse:
 
 @require_GET
 @login_required
+@vary_on_headers("HX-Request", "HX-Target")
 def board(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
     project = get_project_for(request.user, project_id)
     context = _board_context(project, BoardFilter.from_params(request.GET))
@@ -335,14 +206,19 @@ def column_more(request: HtmxHttpRequest, project_id: int, status_id: int) -> Ht
     cards = list(
         Task.objects.for_board()
         .filter(board_filter.q_object(), project=project, task_status=column)
-        .filter(Q(position__gt=position) | Q(position=position, pk__gt=last_id))[: PAGE_SIZE + 1]
+        .filter(Q(position__gt=position) | Q(position=position, pk__gt=last_id))[: fragments.PAGE_SIZE + 1]
     )
-    column.has_more = len(cards) > PAGE_SIZE
-    cards = cards[:PAGE_SIZE]
-    column.cursor = _cursor(cards[-1]) if column.has_more else ""
-    context = {"project": project, "column": column, "columns": _columns(project), "can_edit": can_edit(project)}
-    cards_html = mark_safe("".join(_part("card", {**context, "task": task}) for task in cards))  # noqa: S308
-    more = _part("column_more", context)
+    column.has_more = len(cards) > fragments.PAGE_SIZE
+    cards = cards[: fragments.PAGE_SIZE]
+    column.cursor = fragments.cursor(cards[-1]) if column.has_more else ""
+    context = {
+        "project": project,
+        "column": column,
+        "columns": fragments.columns_of(project),
+        "can_edit": can_edit(project),
+    }
+    cards_html = mark_safe("".join(fragments.part("card", {**context, "task": task}) for task in cards))  # noqa: S308
+    more = fragments.part("column_more", context)
     if not request.htmx:
         return HttpResponse(cards_html + more)
     return _fragments(
@@ -375,10 +251,11 @@ def _get_card(project: Project, task_id) -> Task:
 
 @require_GET
 @login_required
+@vary_on_headers("HX-Request")
 def card(request: HtmxHttpRequest, project_id: int, task_id: int) -> HttpResponse:
     project = get_project_for(request.user, project_id)
     task = _get_card(project, task_id)
-    context = {**_card_context(project, task), "members": _members(project), "in_dialog": bool(request.htmx)}
+    context = {**_card_context(project, task), "members": fragments.members(project), "in_dialog": bool(request.htmx)}
     if request.htmx:
         return render(request, "boards/card.html#detail", context)
     return render(request, "boards/card.html", context)
@@ -408,17 +285,22 @@ def card_create(request: HtmxHttpRequest, project: Project, status_id: int) -> H
         return redirect(project)
     context = _card_context(project, task)
     return _fragments(
-        _part("card", context, oob=f"afterbegin:#column-{task.task_status_id}-cards"),
+        fragments.part("card", context, oob=f"afterbegin:#column-{task.task_status_id}-cards"),
         *_board_effects(request, project, [task.task_status_id]),
-        _message(target=request.error_target),
-        _message(),
+        fragments.message(target=request.error_target),
+        fragments.message(),
     )
 
 
 @write_view
 def card_update(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpResponse:
-    task = _get_card(project, task_id)
-    request.error_target = f"card-{task.pk}-detail-message"
+    request.error_target = f"card-{task_id}-detail-message"
+    try:
+        task = _get_card(project, task_id)
+    except Http404:
+        raise Task.DoesNotExist(
+            "This card no longer exists: someone deleted it. Copy your text before you leave."
+        ) from None
     posted = {
         "title": request.POST.get("title", ""),
         "description": request.POST.get("description", ""),
@@ -441,7 +323,7 @@ def card_update(request: HtmxHttpRequest, project: Project, task_id: int) -> Htt
         stale = isinstance(error, services.StaleVersion)
         context = {
             **_card_context(project, current),
-            "members": _members(project),
+            "members": fragments.members(project),
             "in_dialog": in_dialog,
             "posted": posted,
             "conflict": current if stale else None,
@@ -456,10 +338,10 @@ def card_update(request: HtmxHttpRequest, project: Project, task_id: int) -> Htt
     if not request.htmx:
         return redirect(task)
     task = _get_card(project, task.pk)
-    context = {**_card_context(project, task), "members": _members(project), "in_dialog": in_dialog}
+    context = {**_card_context(project, task), "members": fragments.members(project), "in_dialog": in_dialog}
     parts = [render_to_string("boards/card.html#detail", {**context, "saved": True})]
     if in_dialog:
-        parts.append(_part("card", context, oob=True))
+        parts.append(fragments.part("card", context, oob=True))
     return _fragments(*parts)
 
 
@@ -511,17 +393,11 @@ def card_move(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpR
     if not request.htmx:
         return redirect(project)
     context = {**_card_context(project, task), "focus": request.POST.get("via") == "menu"}
-    if target.get("after_id"):
-        place = f"afterend:#card-{target['after_id']}"
-    elif target.get("before_id"):
-        place = f"beforebegin:#card-{target['before_id']}"
-    else:
-        place = f"beforeend:#column-{task.task_status_id}-cards"
     return _fragments(
-        _oob_delete(f"#card-{task.pk}"),
-        _part("card", context, oob=place),
+        fragments.oob_delete(f"#card-{task.pk}"),
+        fragments.part("card", context, oob=fragments.card_place(project, task)),
         *_board_effects(request, project, {current.task_status_id, task.task_status_id}),
-        _message(),
+        fragments.message(),
     )
 
 
@@ -535,14 +411,10 @@ def _detail(request, project: Project, task: Task) -> str:
     """The card's detail region, refreshed, for the dialog or page that shows it (ignored elsewhere)."""
     context = {
         **_card_context(project, task),
-        "members": _members(project),
+        "members": fragments.members(project),
         "in_dialog": _where(request) == "dialog",
     }
     return render_to_string("boards/card.html#detail", context)
-
-
-def _oob_delete(selector: str) -> str:
-    return format_html('<div hx-swap-oob="delete:{}"></div>', selector)
 
 
 @write_view
@@ -554,9 +426,9 @@ def card_archive(request: HtmxHttpRequest, project: Project, task_id: int) -> Ht
     parts = [_detail(request, project, task)]
     if _where(request) in ("board", "dialog"):
         parts += [
-            _oob_delete(f"#card-{task.pk}"),
+            fragments.oob_delete(f"#card-{task.pk}"),
             *_board_effects(request, project, [task.task_status_id]),
-            _message(f"Archived “{task.title}”.", undo_task=task, project=project),
+            fragments.message(f"Archived “{task.title}”.", undo_task=task, project=project),
         ]
     return _fragments(*parts)
 
@@ -572,12 +444,12 @@ def card_unarchive(request: HtmxHttpRequest, project: Project, task_id: int) -> 
     text = f"“{task.title}” is back in {task.task_status.name}."
     if where in ("board", "dialog"):
         parts += [
-            _part("card", _card_context(project, task), oob=f"beforeend:#column-{task.task_status_id}-cards"),
+            fragments.part("card", _card_context(project, task), oob=fragments.card_place(project, task)),
             *_board_effects(request, project, [task.task_status_id]),
-            _message(text),
+            fragments.message(text),
         ]
     elif where == "archived":
-        parts += [_oob_delete(f"#archived-{task.pk}"), _message(text)]
+        parts += [fragments.oob_delete(f"#archived-{task.pk}"), fragments.message(text)]
     return _fragments(*parts)
 
 
@@ -592,12 +464,12 @@ def card_delete(request: HtmxHttpRequest, project: Project, task_id: int) -> Htt
     text = f"Deleted “{task.title}”."
     parts = [render_to_string("boards/card.html#gone", {"title": task.title})]
     if where == "archived":
-        parts += [_oob_delete(f"#archived-{task_id}"), _message(text)]
+        parts += [fragments.oob_delete(f"#archived-{task_id}"), fragments.message(text)]
     else:
         parts += [
-            _oob_delete(f"#card-{task_id}"),
+            fragments.oob_delete(f"#card-{task_id}"),
             *_board_effects(request, project, [task.task_status_id]),
-            _message(text),
+            fragments.message(text),
         ]
     return _fragments(*parts)
 
@@ -606,8 +478,8 @@ def card_delete(request: HtmxHttpRequest, project: Project, task_id: int) -> Htt
 
 
 def _columns_context(project: Project) -> dict:
-    columns = _columns(project)
-    _annotate_counts(project, columns, BoardFilter())
+    columns = fragments.columns_of(project)
+    fragments.annotate_counts(project, columns, BoardFilter())
     return {"project": project, "columns": columns, "categories": Category.choices, "is_owner": is_owner(project)}
 
 

@@ -1,41 +1,46 @@
-"""Before the suite: stop at once, with one line, when PostgreSQL or Redis is not reachable."""
+"""Before the suite: stop at once, with one line, when PostgreSQL or Redis is not reachable.
+
+Standard library only: `make test` runs it with the system Python before installing anything.
+"""
 
 import os
 import socket
 import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
-SERVICES = [
-    (
-        "PostgreSQL",
-        "DATABASE_URL",
-        5432,
-        "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
-    ),
-    (
-        "Redis",
-        "REDIS_URL",
-        6379,
-        "start it with: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no",
-    ),
-]
+
+def postgres_hint(port: int) -> str:
+    versions = sorted(path.name for path in Path("/etc/postgresql").glob("*") if path.name.isdigit())
+    if versions:
+        return f"start it with: pg_ctlcluster --skip-systemctl-redirect {versions[-1]} main start"
+    return "install and start it with: apt-get install postgresql && pg_ctlcluster <version> main start"
 
 
-def main() -> int:
+def redis_hint(port: int) -> str:
+    return f"start it with: redis-server --daemonize yes --bind 127.0.0.1 --port {port} --save '' --appendonly no"
+
+
+SERVICES = [("PostgreSQL", "DATABASE_URL", 5432, postgres_hint), ("Redis", "REDIS_URL", 6379, redis_hint)]
+
+
+def problem() -> str:
+    """One line naming the first service that is not listening, or an empty string."""
     for name, variable, default_port, hint in SERVICES:
         url = os.environ.get(variable, "")
         if not url:
-            print(f"make test needs {name}: set {variable}.", file=sys.stderr)
-            return 1
+            return f"make test needs {name}: set {variable}."
         parts = urlsplit(url)
         host, port = parts.hostname or "127.0.0.1", parts.port or default_port
         try:
             socket.create_connection((host, port), timeout=2).close()
         except OSError:
-            print(f"{name} is not reachable at {host}:{port} ({variable}); {hint}", file=sys.stderr)
-            return 1
-    return 0
+            return f"{name} is not reachable at {host}:{port} ({variable}); {hint(port)}"
+    return ""
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    message = problem()
+    if message:
+        print(message)
+    sys.exit(1 if message else 0)

@@ -162,7 +162,7 @@ if REDIS_URL:
     }
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "tasktrack.channel_layer.RedisChannelLayer",  # receives despite the short timeouts
             "CONFIG": {
                 "hosts": [
                     {
@@ -173,6 +173,7 @@ if REDIS_URL:
                 ],
                 "capacity": 500,
                 "expiry": 30,
+                "receive_timeout": REDIS_SOCKET_TIMEOUT / 2,
             },
         }
     }

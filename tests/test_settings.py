@@ -15,8 +15,11 @@ from pathlib import Path
 
 import pytest
 import redis
-from channels_redis.core import RedisChannelLayer
+from channels.layers import get_channel_layer
+from django.conf import settings
 from django_redis.cache import RedisCache
+
+from tasktrack.channel_layer import RedisChannelLayer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,7 +91,7 @@ class TestBackendsFromEnvironment:
         found = settings_for(
             DATABASE_URL="postgres://app:p%40ss@db.internal:6543/tracker", REDIS_URL="redis://cache.internal:6380/2"
         )
-        assert found["engine"] == "tasktrack.db"  # django.db.backends.postgresql, quicker pool recovery
+        assert found["engine"] == "tasktrack.db"  # django.db.backends.postgresql with a quicker pool recovery
         assert found["pool"]["max_size"] >= found["pool"]["min_size"] >= 1
         assert found["conn_max_age"] in (None, 0)  # the pool, never persistent connections
         cache = found["caches"]
@@ -98,7 +101,8 @@ class TestBackendsFromEnvironment:
         assert 0 < cache["OPTIONS"]["SOCKET_CONNECT_TIMEOUT"] < 1
         assert 0 < cache["OPTIONS"]["SOCKET_TIMEOUT"] < 1
         layer = found["channel_layers"]
-        assert layer["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+        assert layer["BACKEND"] == "tasktrack.channel_layer.RedisChannelLayer"
+        assert 0 < layer["CONFIG"]["receive_timeout"] < layer["CONFIG"]["hosts"][0]["socket_timeout"]
         [host] = layer["CONFIG"]["hosts"]
         assert host["address"] == "redis://cache.internal:6380/2"
         assert 0 < host["socket_connect_timeout"] < 1
@@ -219,6 +223,28 @@ class TestRedisTimeouts:
         with pytest.raises(redis.exceptions.TimeoutError):
             asyncio.run(send())
 
+    def test_idle_receive_outlives_the_read_timeout(self):
+        """A consumer waits longer than socket_timeout between events and still gets the next one."""
+        assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "tasktrack.channel_layer.RedisChannelLayer"
+        idle = 3 * settings.REDIS_SOCKET_TIMEOUT
+
+        async def scenario():
+            layer = get_channel_layer()
+            channel = await layer.new_channel()
+
+            async def send_later():
+                await asyncio.sleep(idle)
+                await layer.send(channel, {"type": "board.event", "html": "late"})
+
+            sender = asyncio.ensure_future(send_later())
+            try:
+                return await asyncio.wait_for(layer.receive(channel), timeout=idle + 10)
+            finally:
+                await sender
+                await layer.flush()
+
+        assert asyncio.run(scenario()) == {"type": "board.event", "html": "late"}
+
 
 @pytest.mark.slow
 class TestStaticUnderDaphne:
@@ -259,3 +285,60 @@ def _get_when_up(url: str, process: subprocess.Popen):
         except urllib.error.URLError:
             time.sleep(0.2)
     pytest.fail(f"daphne never answered {url}")
+
+
+class TestAsgi:
+    def test_websockets_pass_origin_check_then_session_auth_then_routes(self):
+        from channels.auth import AuthMiddleware
+        from channels.routing import URLRouter
+        from channels.security.websocket import OriginValidator
+        from channels.sessions import CookieMiddleware, SessionMiddleware
+
+        from tasktrack.asgi import application
+
+        layer, chain = application.application_mapping["websocket"], []
+        while layer is not None:
+            chain.append(type(layer))
+            layer = getattr(layer, "application", None) or getattr(layer, "inner", None)
+        assert chain == [OriginValidator, CookieMiddleware, SessionMiddleware, AuthMiddleware, URLRouter]
+
+    def test_websocket_from_another_origin_is_refused(self):
+        from asgiref.sync import async_to_sync
+        from channels.testing import WebsocketCommunicator
+
+        from tasktrack.asgi import application
+
+        async def connect(origin: bytes) -> bool:
+            communicator = WebsocketCommunicator(application, "/ws/projects/1/", headers=[(b"origin", origin)])
+            connected, _ = await communicator.connect()
+            await communicator.disconnect()
+            return connected
+
+        assert async_to_sync(connect)(b"http://evil.example.com") is False
+
+
+class TestMakeTestServicesCheck:
+    """`make test` stops at once, with one line naming the missing service and how to start it."""
+
+    @pytest.mark.parametrize(
+        ("variable", "url", "expected"),
+        [
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1:{port}/tasktrack", "PostgreSQL is not reachable"),
+            ("REDIS_URL", "redis://127.0.0.1:{port}/0", "Redis is not reachable"),
+        ],
+    )
+    def test_one_line_and_stop(self, unused_port, variable, url, expected):
+        env = {**os.environ, variable: url.format(port=unused_port)}
+        result = subprocess.run(
+            ["make", "--no-print-directory", "services-check"], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert result.returncode != 0
+        lines = (result.stdout + result.stderr).strip().splitlines()
+        assert len(lines) == 1, lines
+        assert expected in lines[0]
+        assert f"127.0.0.1:{unused_port}" in lines[0]
+        assert "start it with:" in lines[0]
+
+    def test_passes_when_both_listen(self):
+        result = subprocess.run(["make", "--no-print-directory", "services-check"], cwd=ROOT, capture_output=True)
+        assert result.returncode == 0, result.stdout + result.stderr

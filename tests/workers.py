@@ -30,7 +30,7 @@ def database_url(settings_dict: dict) -> str:
 
 def spawn(scenario: str, args: dict, *, database: dict) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": database_url(database), "DJANGO_SETTINGS_MODULE": "tasktrack.settings"}
-    env["DB_POOL_MAX"] = "8"
+    env["DB_POOL_MAX"] = str(args.get("threads", 1) + 2)
     return subprocess.Popen(
         [sys.executable, "-m", "tests.workers", scenario, json.dumps(args)],
         cwd=ROOT,
@@ -86,6 +86,21 @@ def hold_move(args: dict) -> dict:
     project = Project.objects.get(pk=args["project_id"])
     with transaction.atomic():
         services.move_task(project=project, task_id=args["task_id"], status_id=args["status_id"])
+        emit(state="held")
+        time.sleep(args.get("hold", 1.5))
+    return {"state": "committed"}
+
+
+def hold_create(args: dict) -> dict:
+    """Create a task inside a transaction and keep it open (its bootstrap insert uncommitted)."""
+    from django.db import transaction
+
+    from boards import services
+    from boards.models import Project
+
+    project = Project.objects.get(pk=args["project_id"])
+    with transaction.atomic():
+        services.create_task(project=project, status_id=args["status_id"], title="held", reporter=None)
         emit(state="held")
         time.sleep(args.get("hold", 1.5))
     return {"state": "committed"}
@@ -191,7 +206,7 @@ def hammer(args: dict) -> dict:
     return {"done": dict(done), "expected": dict(expected), "unexpected": unexpected}
 
 
-SCENARIOS = {"hold_move": hold_move, "first_tasks": first_tasks, "hammer": hammer}
+SCENARIOS = {"hold_move": hold_move, "hold_create": hold_create, "first_tasks": first_tasks, "hammer": hammer}
 
 
 def main() -> None:

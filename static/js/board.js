@@ -51,7 +51,9 @@
       "htmx:afterRequest",
       function (e) {
         item.classList.remove("saving");
-        if (!e.detail.xhr || e.detail.xhr.status >= 400) putBack(evt);
+        var status = e.detail.xhr ? e.detail.xhr.status : 0;
+        if (status === 404) item.remove(); // deleted meanwhile: the message says so
+        else if (status === 0 || status >= 400) putBack(evt);
       },
       { once: true }
     );

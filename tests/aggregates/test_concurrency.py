@@ -4,11 +4,15 @@ The children (tests/workers.py) call django.setup() with DATABASE_URL naming the
 transaction=True so what the parent writes is committed and visible to them.
 """
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 
+from aggregates.models import ProjectTaskStatusAgg
 from boards import services
 from boards.models import Task
 from tests import workers
@@ -28,6 +32,11 @@ def make_tasks(project, n, columns, owner):
         for i in range(n)
     ]
     services.bulk_create_tasks(project=project, tasks=tasks)
+
+
+@pytest.fixture
+def start_file(tmp_path):
+    return str(tmp_path / "start")
 
 
 def start_together(procs, start_file):
@@ -69,3 +78,95 @@ class TestWaitingForAMovedTask:
         # column re-derives the status: from the counts after that commit, not the ones before.
         services.update_column(project=project, status_id=columns["todo"].pk, name="Blocked", category="issue")
         assert_counts_exact(project)
+
+
+def drop_row(project):
+    ProjectTaskStatusAgg.objects.filter(pk=project.pk).delete()
+
+
+def test_bulk_operation_losing_the_bootstrap_race_keeps_its_delta(project, columns, owner):
+    make_tasks(project, 20, columns, owner)
+    drop_row(project)
+    proc = spawn("hold_create", project_id=project.pk, status_id=columns["todo"].pk, hold=1.5)
+    assert workers.read_line(proc) == {"state": "held"}  # its row insert is in, uncommitted
+    ids = list(Task.objects.filter(project=project).values_list("pk", flat=True)[:5])
+    services.bulk_archive_tasks(project=project, task_ids=ids)  # waits for that row, then adds to it
+    assert workers.finish(proc) == {"state": "committed"}
+    assert ProjectTaskStatusAgg.objects.get(pk=project.pk).total_tasks == 20 - 5 + 1
+    assert_counts_exact(project)
+
+
+def test_two_processes_create_the_first_task_of_a_big_project(project, columns, owner, start_file):
+    make_tasks(project, 10_000, columns, owner)
+    drop_row(project)
+    procs = [
+        spawn("first_tasks", project_id=project.pk, status_id=columns["todo"].pk, start_file=start_file)
+        for _ in range(2)
+    ]
+    start_together(procs, start_file)
+    results = [workers.finish(proc) for proc in procs]
+    assert [r["errors"] for r in results] == [[], []]
+    assert sum(len(r["created"]) for r in results) == 2
+    assert ProjectTaskStatusAgg.objects.filter(pk=project.pk).count() == 1
+    assert ProjectTaskStatusAgg.objects.get(pk=project.pk).total_tasks == 10_002
+    assert_counts_exact(project)
+
+
+def test_fifty_concurrent_first_tasks(project, columns, owner, start_file):
+    make_tasks(project, 500, columns, owner)
+    drop_row(project)
+    procs = [
+        spawn(
+            "first_tasks",
+            project_id=project.pk,
+            status_id=columns["review"].pk,
+            threads=10,
+            per_thread=1,
+            start_file=start_file,
+        )
+        for _ in range(5)
+    ]
+    start_together(procs, start_file)
+    results = [workers.finish(proc) for proc in procs]
+    assert [error for r in results for error in r["errors"]] == []
+    assert sum(len(r["created"]) for r in results) == 50
+    assert ProjectTaskStatusAgg.objects.filter(pk=project.pk).count() == 1
+    assert ProjectTaskStatusAgg.objects.get(pk=project.pk).total_tasks == 550
+    assert_counts_exact(project)
+
+
+def test_hammering_the_same_tasks(project, columns, owner, start_file):
+    extra = services.add_column(project=project, name="Doing too", category="active")
+    task_ids = [
+        services.create_task(project=project, status_id=columns[c].pk, title=c, reporter=owner).pk
+        for c in ["todo", "active", "review", "issue", "done", "todo"]
+    ]
+    status_ids = [column.pk for column in columns.values()] + [extra.pk]
+    procs = [
+        spawn(
+            "hammer",
+            project_id=project.pk,
+            status_ids=status_ids,
+            task_ids=task_ids,
+            seconds=3,
+            seed=seed,
+            start_file=start_file,
+        )
+        for seed in range(3)
+    ]
+    start_together(procs, start_file)
+    results = [workers.finish(proc, timeout=120) for proc in procs]
+    assert [failure for r in results for failure in r["unexpected"]] == []
+    done = sum(n for r in results for n in r["done"].values())
+    assert done >= 30, results  # they really ran
+    assert_counts_exact(project)
+    check = subprocess.run(
+        [sys.executable, "manage.py", "recalc_aggregates", "--check"],
+        cwd=workers.ROOT,
+        env={**os.environ, "DATABASE_URL": workers.database_url(settings.DATABASES["default"])},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "match a recount" in check.stdout

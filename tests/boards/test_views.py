@@ -153,6 +153,17 @@ class TestBoard:
         expected = list(Task.objects.filter(task_status=column).order_by("position", "pk").values_list("pk", flat=True))
         assert sorted(map(int, seen)) == sorted(expected)
 
+    def test_show_more_keeps_the_filter(self, owner_client, project, columns):
+        add_tasks(project, columns["todo"], 60, title="Alpha")
+        add_tasks(project, columns["todo"], 60, title="Beta")
+        html = owner_client.get(reverse("board", args=[project.pk]) + "?q=beta").content.decode()
+        assert "60 match" in html and html.count('class="card"') == 50
+        cursor = re.search(r"cards/\?after=([^\"]+)\"", html).group(1)
+        url = reverse("column_more", args=[project.pk, columns["todo"].pk])
+        page = owner_client.get(f"{url}?after={cursor}&q=beta", headers=HX).content.decode()
+        assert page.count('class="card"') == 10
+        assert "Alpha" not in page and "Show more" not in page
+
     @pytest.mark.parametrize("query", ["", "?q=task&assignee=none"])
     def test_query_count_same_at_10_and_1000_tasks(self, owner_client, project, columns, query):
         url = reverse("board", args=[project.pk]) + query
@@ -182,6 +193,7 @@ class TestBoard:
             reverse("board", args=[project.pk]) + f"?assignee={owner.pk}", headers={**HX, "HX-Target": "board-columns"}
         )
         fragment = response.content.decode()
+        assert {"HX-Request", "HX-Target"} <= {h.strip() for h in response["Vary"].split(",")}
         assert fragment.lstrip().startswith('<div id="board-columns"')
         assert "<html" not in fragment
         assert fragment.count('class="card"') == 2
@@ -285,7 +297,7 @@ class TestCardMove:
         x = services.create_task(project=project, status_id=active.pk, title="X", reporter=owner)
         response = editor_client.post(self.url(project, task), {"status_id": active.pk, "via": "menu"}, headers=HX)
         assert response.status_code == 200
-        assert f'hx-swap-oob="beforebegin:#card-{x.pk}"' in response.content.decode()
+        assert f'hx-swap-oob="afterbegin:#column-{active.pk}-cards"' in response.content.decode()
         assert "data-focus" in response.content.decode()
         titles = lambda: list(  # noqa: E731
             Task.objects.filter(task_status=active).order_by("position", "pk").values_list("title", flat=True)
@@ -294,6 +306,7 @@ class TestCardMove:
         response = editor_client.post(self.url(project, task), {"direction": "down"}, headers=HX)
         assert response.status_code == 200
         assert titles() == ["X", "First card"]
+        assert f'hx-swap-oob="afterend:#card-{x.pk}"' in response.content.decode()
         response = editor_client.post(self.url(project, task), {"direction": "down"}, headers=HX)
         assert response.status_code == 422
         assert "already at the bottom" in response.content.decode()
@@ -337,6 +350,21 @@ class TestCardMove:
         assert "is full" in response.content.decode()
         task.refresh_from_db()
         assert task.task_status_id == columns["todo"].pk
+        assert_counts_exact(project)
+
+    def test_move_query_count_does_not_grow_with_the_board(self, editor_client, project, columns, task):
+        def move_queries(status):
+            with CaptureQueriesContext(connection) as ctx:
+                response = editor_client.post(self.url(project, task), {"status_id": status.pk}, headers=HX)
+            assert response.status_code == 200
+            return len(ctx.captured_queries)
+
+        for column in columns.values():
+            add_tasks(project, column, 2)
+        small = move_queries(columns["done"])
+        for column in columns.values():
+            add_tasks(project, column, 300)
+        assert move_queries(columns["active"]) == small
         assert_counts_exact(project)
 
     def test_filtered_board_gets_matching_counts(self, editor_client, project, columns, task):
@@ -406,6 +434,15 @@ class TestCardDetailAndEdit:
         task.refresh_from_db()
         assert task.assignee is None and task.version == 1
 
+    def test_card_deleted_while_editing(self, owner_client, project, task):
+        services.delete_task(project=project, task_id=task.pk)
+        response = owner_client.post(
+            reverse("card_update", args=[project.pk, task.pk]), {"version": 1, "title": "Mine"}, headers=HX
+        )
+        assert response.status_code == 404
+        assert response["HX-Retarget"] == f"#card-{task.pk}-detail-message"
+        assert "no longer exists" in response.content.decode()
+
     def test_empty_title_refused(self, owner_client, project, task):
         response = owner_client.post(
             reverse("card_update", args=[project.pk, task.pk]), {"version": 1, "title": ""}, headers=HX
@@ -424,7 +461,7 @@ class TestArchiveAndDelete:
         assert agg(project).total_tasks == 0
         response = editor_client.post(reverse("card_unarchive", args=[project.pk, task.pk]), headers=HX)
         html = response.content.decode()
-        assert f'hx-swap-oob="beforeend:#column-{columns["todo"].pk}-cards"' in html
+        assert f'hx-swap-oob="afterbegin:#column-{columns["todo"].pk}-cards"' in html  # the only card
         assert f"project-{project.pk}-progress" in oob_ids(html)
         assert agg(project).todo_tasks == 1
         assert_counts_exact(project)
@@ -602,3 +639,26 @@ class TestPermissions:
         other_member = MembershipFactory().user
         client.force_login(other_member)
         assert "Website" not in client.get(reverse("home")).content.decode()
+
+
+class TestFragmentsWithoutRequest:
+    """The live push renders the same partials outside any request: they must not need one."""
+
+    def test_each_region_renders_alone(self, project, columns, task):
+        from django.template.loader import render_to_string
+
+        project = Project.objects.select_related("status_aggregation", "derived_status").get(pk=project.pk)
+        column = columns["todo"]
+        column.count, column.matching, column.over, column.full = 1, None, False, False
+        column.cards, column.has_more, column.cursor = [task], False, ""
+        context = {"project": project, "columns": list(columns.values()), "can_edit": True, "column": column}
+        card = render_to_string("boards/board.html#card", {**context, "task": task, "oob": True})
+        assert card.lstrip().startswith(f'<article class="card" id="card-{task.pk}"')
+        assert 'hx-swap-oob="true"' in card and "csrf" not in card
+        count = render_to_string("boards/board.html#column_count", {**context, "oob": True})
+        assert f'id="column-{column.pk}-count"' in count and 'hx-swap-oob="true"' in count
+        whole = render_to_string("boards/board.html#column", context)
+        assert f'id="column-{column.pk}"' in whole and f'id="card-{task.pk}"' in whole
+        for name in ("project_progress", "project_status", "project_name"):
+            html = render_to_string(f"boards/board.html#{name}", {"project": project, "oob": True})
+            assert f'id="project-{project.pk}-' in html and 'hx-swap-oob="true"' in html

@@ -1,0 +1,334 @@
+"""Flow metrics of one project and the SVG charts that show them.
+
+Every function costs a fixed number of queries whatever the project's size: the cumulative flow
+diagram reads the daily snapshots and fills the missing days from the event log; lead time,
+cycle time and throughput come from one grouped query over the log; ages from one over the tasks.
+
+Definitions (the page repeats them):
+- a card is *done* when it entered a done column from a column of another category and is still
+  in a done column; it went back and came again: the last arrival counts;
+- lead time: from the card's creation to that arrival; cycle time: from its first arrival in a
+  column past todo (active, review, issue or done) to that arrival;
+- throughput: cards done per week (Monday to Sunday); age: how long an open card (live, not
+  done) has existed.
+"""
+
+import datetime as dt
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.db import connection
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from boards.models import Category, Project, ProjectDailySnapshot, Task, TaskEvent
+
+MIN_DAYS, MAX_DAYS, DEFAULT_DAYS = 7, 365, 30
+# Histogram buckets in days: [0,1) [1,2) [2,3) [3,5) … [89, ∞)
+BUCKET_EDGES = [1, 2, 3, 5, 8, 13, 21, 34, 55, 89]
+BUCKET_LABELS = ["<1"] + [f"{a}–{b}" for a, b in zip([1, *BUCKET_EDGES], BUCKET_EDGES, strict=False)][1:] + ["89+"]
+# Bottom to top of the diagram: the work that is finished sits at the bottom.
+STACK = [Category.DONE, Category.REVIEW, Category.ISSUE, Category.ACTIVE, Category.TODO]
+COLORS = {
+    Category.TODO: "#9aa5b1",
+    Category.ACTIVE: "#3e7cb1",
+    Category.REVIEW: "#8e6cc0",
+    Category.ISSUE: "#d9534f",
+    Category.DONE: "#4caf7a",
+}
+LABELS = dict(Category.choices)
+
+
+class BadRange(ValueError):
+    pass
+
+
+def parse_days(value) -> int:
+    """The ?days= value: a whole number of days from 7 to 365 (absent: 30)."""
+    if value in (None, ""):
+        return DEFAULT_DAYS
+    try:
+        days = int(value)
+    except (TypeError, ValueError):
+        raise BadRange(
+            f"“{value}” is not a number of days: use a whole number from {MIN_DAYS} to {MAX_DAYS}."
+        ) from None
+    if not MIN_DAYS <= days <= MAX_DAYS:
+        raise BadRange(f"Pick a range from {MIN_DAYS} to {MAX_DAYS} days ({days} is outside it).")
+    return days
+
+
+def live_counts(project: Project) -> dict[str, int]:
+    """The project's live cards per category now, from its counts row (a recount without one)."""
+    try:
+        return project.status_aggregation.as_counts()
+    except Project.status_aggregation.RelatedObjectDoesNotExist:
+        rows = Task.objects.live().filter(project=project).values_list("task_status__category").annotate(n=Count("id"))
+        return {category.value: 0 for category in Category} | dict(rows.order_by())
+
+
+def cumulative_flow(project: Project, days: int, *, today: dt.date | None = None) -> list[tuple[dt.date, dict]]:
+    """Live cards per category at the end of each of the last `days` days (today: now). Two queries.
+
+    A day with a snapshot shows it; a day without is rebuilt from today's counts minus the flow
+    of every event after that day, so the event query covers only the days since the first gap.
+    """
+    today = today or timezone.localdate()
+    start = today - dt.timedelta(days=days - 1)
+    snapshots = {
+        snap.date: snap.as_counts()
+        for snap in ProjectDailySnapshot.objects.filter(project=project, date__gte=start, date__lt=today)
+    }
+    missing = [start + dt.timedelta(days=n) for n in range(days - 1) if start + dt.timedelta(days=n) not in snapshots]
+    first_gap = missing[0] if missing else today
+    since = timezone.make_aware(dt.datetime.combine(first_gap + dt.timedelta(days=1), dt.time.min))
+    flow: dict[dt.date, Counter] = {}
+    rows = (
+        TaskEvent.objects.filter(project=project, at__gte=since)
+        .annotate(day=TruncDate("at"))
+        .values_list("day", "from_category", "to_category")
+        .annotate(n=Sum("task_count"))
+        .order_by()
+    )
+    for day, from_category, to_category, n in rows:
+        change = flow.setdefault(day, Counter())
+        if from_category:
+            change[from_category] -= n
+        if to_category:
+            change[to_category] += n
+    running = Counter(live_counts(project))
+    points = []
+    for offset in range(days - 1, -1, -1):
+        day = start + dt.timedelta(days=offset)
+        if day < today:
+            running.subtract(flow.get(day + dt.timedelta(days=1), Counter()))
+        counts = snapshots.get(day) or {category.value: running[category.value] for category in Category}
+        points.append((day, counts))
+    points.reverse()
+    return points
+
+
+@dataclass
+class Distribution:
+    count: int = 0
+    median_days: float | None = None
+    p85_days: float | None = None
+    buckets: list[int] = field(default_factory=lambda: [0] * (len(BUCKET_EDGES) + 1))
+
+
+@dataclass
+class FlowMetrics:
+    lead: Distribution
+    cycle: Distribution
+    weeks: list[tuple[dt.date, int]]
+
+
+_FLOW_SQL = """
+WITH arrivals AS (
+    -- The last arrival in done of each card that arrived in the range (the range ends now).
+    SELECT DISTINCT ON (e.task_id) e.task_id, e.at AS done_at, e.started_at
+    FROM boards_taskevent e
+    WHERE e.project_id = %(project)s AND e.to_category = 'done' AND e.at >= %(since)s
+      AND e.from_category IS DISTINCT FROM 'done' AND e.kind IN ('created', 'moved') AND e.task_id IS NOT NULL
+    ORDER BY e.task_id, e.seq DESC
+), done AS (
+    SELECT a.done_at,
+           extract(epoch FROM a.done_at - t.created_at) / 86400.0 AS lead_days,
+           extract(epoch FROM a.done_at - a.started_at) / 86400.0 AS cycle_days
+    FROM arrivals a
+    JOIN boards_task t ON t.id = a.task_id
+    JOIN boards_taskstatus st ON st.id = t.task_status_id
+    WHERE st.category = 'done'
+)
+SELECT GROUPING(week, lead_bucket, cycle_bucket), week, lead_bucket, cycle_bucket, count(*),
+       percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY lead_days),
+       percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY cycle_days),
+       count(cycle_days)
+FROM (
+    SELECT lead_days, cycle_days,
+           date_trunc('week', done_at AT TIME ZONE %(tz)s)::date AS week,
+           width_bucket(greatest(lead_days, 0), %(edges)s::float8[]) AS lead_bucket,
+           width_bucket(greatest(cycle_days, 0), %(edges)s::float8[]) AS cycle_bucket
+    FROM done
+) d
+GROUP BY GROUPING SETS ((), (week), (lead_bucket), (cycle_bucket))
+"""
+
+
+def flow_metrics(project: Project, days: int, *, now: dt.datetime | None = None) -> FlowMetrics | None:
+    """Lead time, cycle time and weekly throughput of the cards done in the last `days` days.
+
+    One query; None on a database other than PostgreSQL.
+    """
+    if connection.vendor != "postgresql":
+        return None
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    since = timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=days - 1), dt.time.min))
+    lead, cycle, per_week = Distribution(), Distribution(), {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _FLOW_SQL,
+            {"project": project.pk, "since": since, "tz": timezone.get_current_timezone_name(), "edges": BUCKET_EDGES},
+        )
+        for grouping, week, lead_bucket, cycle_bucket, n, lead_p, cycle_p, cycle_n in cursor.fetchall():
+            if grouping == 0b111:  # the grand total
+                lead.count, cycle.count = n, cycle_n
+                if n:
+                    lead.median_days, lead.p85_days = lead_p
+                if cycle_n:
+                    cycle.median_days, cycle.p85_days = cycle_p
+            elif grouping == 0b011:
+                per_week[week] = n
+            elif grouping == 0b101:
+                lead.buckets[lead_bucket] += n
+            elif grouping == 0b110 and cycle_bucket is not None:
+                cycle.buckets[cycle_bucket] += n
+    first_monday = since.date() - dt.timedelta(days=since.date().weekday())
+    weeks = []
+    week = first_monday
+    while week <= today:
+        weeks.append((week, per_week.get(week, 0)))
+        week += dt.timedelta(days=7)
+    return FlowMetrics(lead=lead, cycle=cycle, weeks=weeks)
+
+
+_AGE_SQL = """
+SELECT GROUPING(bucket), bucket, count(*), percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY age_days)
+FROM (
+    SELECT age_days, width_bucket(greatest(age_days, 0), %(edges)s::float8[]) AS bucket
+    FROM (
+        SELECT extract(epoch FROM %(now)s - t.created_at) / 86400.0 AS age_days
+        FROM boards_task t JOIN boards_taskstatus s ON s.id = t.task_status_id
+        WHERE t.project_id = %(project)s AND t.archived_at IS NULL AND s.category <> 'done'
+    ) open_cards
+) d
+GROUP BY GROUPING SETS ((), (bucket))
+"""
+
+
+def open_ages(project: Project, *, now: dt.datetime | None = None) -> Distribution | None:
+    """How long the open cards have existed, in days. One query; None off PostgreSQL."""
+    if connection.vendor != "postgresql":
+        return None
+    ages = Distribution()
+    with connection.cursor() as cursor:
+        cursor.execute(_AGE_SQL, {"project": project.pk, "now": now or timezone.now(), "edges": BUCKET_EDGES})
+        for grouping, bucket, n, percentiles in cursor.fetchall():
+            if grouping:
+                ages.count = n
+                if n:
+                    ages.median_days, ages.p85_days = percentiles
+            else:
+                ages.buckets[bucket] += n
+    return ages
+
+
+def oldest_open(project: Project, limit: int = 5) -> list[Task]:
+    """The open cards that have waited longest."""
+    return list(
+        Task.objects.live()
+        .filter(project=project)
+        .exclude(task_status__category=Category.DONE)
+        .select_related("task_status")
+        .order_by("created_at", "pk")[:limit]
+    )
+
+
+# Charts: plain data for templates/boards/insights.html, which draws them as SVG.
+
+WIDTH, HEIGHT = 960, 300
+LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 30
+
+
+def nice_ticks(top: float, count: int = 4) -> list[float]:
+    """Round tick values from 0 to at least `top`."""
+    if top <= 0:
+        return [0, 1]
+    raw = top / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    return [step * n for n in range(math.ceil(top / step) + 1)]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def _frame(ticks: list[float], width: int = WIDTH, height: int = HEIGHT) -> dict:
+    plot_h = height - TOP - BOTTOM
+    top = ticks[-1]
+    return {
+        "width": width,
+        "height": height,
+        "left": LEFT,
+        "right": width - RIGHT,
+        "top": TOP,
+        "bottom": height - BOTTOM,
+        "label_y": height - BOTTOM + 18,
+        "yticks": [{"y": round(TOP + plot_h * (1 - value / top), 1), "label": _fmt(value)} for value in ticks],
+    }
+
+
+def flow_chart(points: list[tuple[dt.date, dict]]) -> dict:
+    """A stacked area chart of the cumulative flow, with axes and a legend."""
+    totals = [sum(counts.values()) for _, counts in points]
+    ticks = nice_ticks(max(totals, default=0))
+    chart = _frame(ticks)
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    span = max(len(points) - 1, 1)
+
+    def x(index: int) -> float:
+        return round(LEFT + plot_w * index / span, 1)
+
+    def y(value: float) -> float:
+        return round(TOP + plot_h * (1 - value / ticks[-1]), 1)
+
+    below = [0] * len(points)
+    areas = []
+    for category in STACK:
+        above = [base + counts[category.value] for base, (_, counts) in zip(below, points, strict=True)]
+        upper = [f"{x(i)},{y(v)}" for i, v in enumerate(above)]
+        lower = [f"{x(i)},{y(v)}" for i, v in reversed(list(enumerate(below)))]
+        areas.append({"points": " ".join(upper + lower), "color": COLORS[category], "label": LABELS[category]})
+        below = above
+    step = max(1, round(len(points) / 6))
+    chart["xticks"] = [
+        {"x": x(i), "label": day.strftime("%b %-d")} for i, (day, _) in enumerate(points) if i % step == 0
+    ]
+    chart["areas"] = areas
+    chart["legend"] = [
+        {"x": LEFT + 8 + 96 * n, "color": COLORS[category], "label": LABELS[category]}
+        for n, category in enumerate(reversed(STACK))
+    ]
+    latest = points[-1][1] if points else {}
+    chart["summary"] = ", ".join(f"{LABELS[c]} {latest.get(c.value, 0)}" for c in reversed(STACK))
+    return chart
+
+
+def bar_chart(labels: list[str], values: list[int], *, color: str = "#3e7cb1", width: int = 340) -> dict:
+    """A bar chart (histograms, throughput) with axes."""
+    ticks = nice_ticks(max(values, default=0))
+    chart = _frame(ticks, width=width, height=200)
+    plot_w, plot_h = width - LEFT - RIGHT, 200 - TOP - BOTTOM
+    slot = plot_w / max(len(values), 1)
+    every = max(1, math.ceil(len(values) / 8))
+    bars = []
+    for index, (label, value) in enumerate(zip(labels, values, strict=True)):
+        height = plot_h * value / ticks[-1]
+        bars.append(
+            {
+                "x": round(LEFT + slot * index + slot * 0.1, 1),
+                "y": round(TOP + plot_h - height, 1),
+                "w": round(slot * 0.8, 1),
+                "h": round(height, 1),
+                "cx": round(LEFT + slot * (index + 0.5), 1),
+                "label": label if index % every == 0 else "",
+                "title": f"{label}: {value}",
+            }
+        )
+    chart["bars"] = bars
+    chart["color"] = color
+    return chart

@@ -1,0 +1,213 @@
+"""What the task operations do besides counting: conflicts, limits, boundaries, ranks."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from boards import services
+from boards.models import Task
+from tests.factories import make_project
+from tests.helpers import assert_counts_exact
+
+pytestmark = pytest.mark.django_db
+
+
+def task_writes(captured) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if q["sql"].startswith('UPDATE "boards_task"')]
+
+
+def create(project, column, owner, title="card", **kwargs):
+    return services.create_task(project=project, status_id=column.pk, title=title, reporter=owner, **kwargs)
+
+
+class TestUpdateTask:
+    def test_edits_and_bumps_the_version(self, project, columns, owner):
+        task = create(project, columns["todo"], owner)
+        edited = services.update_task(project=project, task_id=task.pk, version=1, title="  New   title ")
+        assert (edited.title, edited.version) == ("New title", 2)
+
+    def test_stale_version_is_refused(self, project, columns, owner):
+        task = create(project, columns["todo"], owner)
+        services.update_task(project=project, task_id=task.pk, version=1, description="theirs")
+        with pytest.raises(services.StaleVersion, match="Someone else changed this card"):
+            services.update_task(project=project, task_id=task.pk, version=1, description="mine")
+        stored = Task.objects.get(pk=task.pk)
+        assert (stored.description, stored.version) == ("theirs", 2)
+
+    def test_no_change_keeps_the_version(self, project, columns, owner):
+        task = create(project, columns["todo"], owner, title="Same")
+        assert services.update_task(project=project, task_id=task.pk, version=1, title="Same").version == 1
+
+    def test_text_edit_never_touches_the_counts(self, project, columns, owner):
+        task = create(project, columns["todo"], owner)
+        with CaptureQueriesContext(connection) as captured:
+            services.update_task(project=project, task_id=task.pk, version=1, title="x", assignee=owner)
+        assert not any("aggregates_" in q["sql"] for q in captured.captured_queries)
+
+    def test_empty_title_refused(self, project, columns, owner):
+        task = create(project, columns["todo"], owner)
+        with pytest.raises(ValidationError):
+            services.update_task(project=project, task_id=task.pk, version=1, title="   ")
+
+
+class TestWipHardLimit:
+    @pytest.fixture
+    def full(self, project, columns, owner):
+        column = services.update_column(
+            project=project, status_id=columns["active"].pk, name="Doing", category="active", wip_limit=2, wip_hard=True
+        )
+        for i in range(2):
+            create(project, column, owner, title=f"in {i}")
+        return column
+
+    def test_create_refused(self, project, full, owner):
+        with pytest.raises(services.WipLimitReached, match="its limit is 2"):
+            create(project, full, owner)
+        assert_counts_exact(project)
+
+    def test_move_in_refused_but_move_within_allowed(self, project, columns, full, owner):
+        outside = create(project, columns["todo"], owner)
+        with pytest.raises(services.WipLimitReached):
+            services.move_task(project=project, task_id=outside.pk, status_id=full.pk)
+        inside = Task.objects.filter(task_status=full).first()
+        services.move_task(project=project, task_id=inside.pk, status_id=full.pk)  # reorder within: fine
+        assert_counts_exact(project)
+
+    def test_unarchive_refused(self, project, full):
+        inside = Task.objects.filter(task_status=full).first()
+        services.archive_task(project=project, task_id=inside.pk)
+        create(project, full, None, title="took the place")
+        with pytest.raises(services.WipLimitReached):
+            services.unarchive_task(project=project, task_id=inside.pk)
+        assert Task.objects.get(pk=inside.pk).is_archived
+        assert_counts_exact(project)
+
+    def test_bulk_move_refused_as_a_whole(self, project, columns, full, owner):
+        cards = [create(project, columns["todo"], owner, title=f"t{i}") for i in range(2)]
+        services.archive_task(project=project, task_id=Task.objects.filter(task_status=full).first().pk)
+        with pytest.raises(services.WipLimitReached):
+            services.bulk_move_tasks(project=project, task_ids=[c.pk for c in cards], status_id=full.pk)
+        assert Task.objects.filter(pk__in=[c.pk for c in cards], task_status=columns["todo"]).count() == 2
+        services.bulk_move_tasks(project=project, task_ids=[cards[0].pk], status_id=full.pk)
+        assert_counts_exact(project)
+
+    def test_soft_limit_only_marks(self, project, columns, owner):
+        soft = services.update_column(
+            project=project, status_id=columns["review"].pk, name="Review", category="review", wip_limit=1
+        )
+        create(project, soft, owner)
+        create(project, soft, owner)
+        assert_counts_exact(project)
+
+
+class TestProjectBoundaries:
+    @pytest.fixture
+    def other(self, application):
+        return make_project(application, name="Other", key="OTH")
+
+    def test_create_in_another_projects_column_refused(self, project, other, owner):
+        with pytest.raises(ValidationError, match="not on this board"):
+            create(project, other.task_statuses.first(), owner)
+
+    def test_move_to_another_projects_column_refused(self, project, columns, other, owner):
+        task = create(project, columns["todo"], owner)
+        with pytest.raises(ValidationError, match="not on this board"):
+            services.move_task(project=project, task_id=task.pk, status_id=other.task_statuses.first().pk)
+        with pytest.raises(ValidationError):
+            services.bulk_move_tasks(project=project, task_ids=[task.pk], status_id=other.task_statuses.first().pk)
+        assert_counts_exact(project, other)
+
+    def test_operations_through_the_wrong_project_find_no_card(self, project, columns, other, owner):
+        task = create(project, columns["todo"], owner)
+        for operation in (services.archive_task, services.delete_task, services.unarchive_task):
+            with pytest.raises(Task.DoesNotExist):
+                operation(project=other, task_id=task.pk)
+        with pytest.raises(Task.DoesNotExist):
+            services.bulk_archive_tasks(project=other, task_ids=[task.pk])
+        with pytest.raises(Task.DoesNotExist):
+            services.update_task(project=other, task_id=task.pk, version=1, title="x")
+        assert Task.objects.get(pk=task.pk).is_archived is False
+        assert_counts_exact(project, other)
+
+    def test_bulk_create_refuses_foreign_columns(self, project, other):
+        with pytest.raises(ValidationError, match="names a column that is not on this board"):
+            services.bulk_create_tasks(
+                project=project, tasks=[Task(title="x", task_status=other.task_statuses.first(), position=0.0)]
+            )
+        assert_counts_exact(project, other)
+
+
+class TestOtherRules:
+    def test_archived_card_cannot_move(self, project, columns, owner):
+        task = create(project, columns["todo"], owner)
+        services.archive_task(project=project, task_id=task.pk)
+        with pytest.raises(ValidationError, match="archived"):
+            services.move_task(project=project, task_id=task.pk, status_id=columns["done"].pk)
+
+    def test_archive_and_unarchive_are_idempotent(self, project, columns, owner):
+        task = create(project, columns["todo"], owner)
+        services.archive_task(project=project, task_id=task.pk)
+        services.archive_task(project=project, task_id=task.pk)
+        services.unarchive_task(project=project, task_id=task.pk)
+        services.unarchive_task(project=project, task_id=task.pk)
+        assert_counts_exact(project)
+
+    def test_deleted_card_reported_gone(self, project, columns, owner):
+        task = create(project, columns["todo"], owner)
+        services.delete_task(project=project, task_id=task.pk)
+        for operation in (services.archive_task, services.delete_task):
+            with pytest.raises(Task.DoesNotExist, match="no longer exists"):
+                operation(project=project, task_id=task.pk)
+        with pytest.raises(Task.DoesNotExist, match="no longer exist"):
+            services.bulk_move_tasks(project=project, task_ids=[task.pk], status_id=columns["done"].pk)
+
+    def test_bad_ids_refused(self, project, columns):
+        with pytest.raises(Task.DoesNotExist):
+            services.move_task(project=project, task_id="abc", status_id=columns["done"].pk)
+        with pytest.raises(ValidationError):
+            services.bulk_archive_tasks(project=project, task_ids=["abc"])
+
+
+class TestRanks:
+    def test_a_move_writes_only_the_moved_row(self, project, columns, owner):
+        cards = [create(project, columns["todo"], owner, title=f"c{i}", at_top=False) for i in range(6)]
+        with CaptureQueriesContext(connection) as captured:
+            services.move_task(project=project, task_id=cards[0].pk, status_id=columns["todo"].pk, after_id=cards[3].pk)
+        (write,) = task_writes(captured)
+        assert f'WHERE "boards_task"."id" = {cards[0].pk}' in write
+        order = list(
+            Task.objects.filter(task_status=columns["todo"]).order_by("position", "pk").values_list("pk", flat=True)
+        )
+        assert order == [c.pk for c in cards[1:4]] + [cards[0].pk] + [c.pk for c in cards[4:]]
+
+    def test_renumber_only_when_ranks_run_out(self, project, columns, owner):
+        low, high, mover = (create(project, columns["todo"], owner, title=t, at_top=False) for t in "abc")
+        renumbers = 0
+        for _ in range(60):  # halving a gap of 1024 runs out after ~30 moves
+            with CaptureQueriesContext(connection) as captured:
+                services.move_task(project=project, task_id=mover.pk, status_id=columns["todo"].pk, after_id=low.pk)
+            writes = task_writes(captured)
+            if len(writes) == 2:
+                renumbers += 1
+                assert "CASE WHEN" in writes[0]  # one UPDATE renumbers the column, then the move
+            else:
+                assert len(writes) == 1
+            # Next round: move "low" between mover and high, keeping the gap halving.
+            low, mover = mover, low
+        assert 1 <= renumbers <= 3
+        positions = list(Task.objects.filter(task_status=columns["todo"]).values_list("position", flat=True))
+        assert len(set(positions)) == 3
+        assert_counts_exact(project)
+
+    def test_bulk_move_keeps_the_cards_order_at_the_bottom(self, project, columns, owner):
+        target = [create(project, columns["done"], owner, title="already", at_top=False)]
+        cards = [create(project, columns["todo"], owner, title=f"c{i}", at_top=False) for i in range(3)]
+        services.bulk_move_tasks(
+            project=project, task_ids=[c.pk for c in reversed(cards)], status_id=columns["done"].pk
+        )
+        order = list(
+            Task.objects.filter(task_status=columns["done"]).order_by("position", "pk").values_list("pk", flat=True)
+        )
+        assert order == [t.pk for t in target] + [c.pk for c in cards]
+        assert_counts_exact(project)
