@@ -56,6 +56,8 @@ def test_pages_work_under_the_policy_and_markup_stays_inert(daphne, owner, proje
             page.locator(f"#card-{hostile.pk}-title a").click()
             page.locator("#card-dialog-body .markdown").first.wait_for()
             page.goto(f"{base}{hostile.get_absolute_url()}")
+            for path in ("archived", "columns", "insights"):
+                page.goto(f"{base}/projects/{project.pk}/{path}/")
             page.goto(f"{base}/admin/")  # not staff: the admin's login page, also under the policy
             violations = page.evaluate("window.__violations")
         finally:
