@@ -8,6 +8,7 @@ import argparse
 import os
 import sys
 import time
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -55,6 +56,7 @@ def run(names: list[str], sizes, *, out: Path | None = None, command: str = "pyt
     from django.db import connection
 
     from bench import report
+    from bench.harness import Section
 
     modules = {
         "first_task": "bench.first_task",
@@ -79,7 +81,12 @@ def run(names: list[str], sizes, *, out: Path | None = None, command: str = "pyt
     for name in names:
         print(f"bench: {name} …", flush=True)
         t0 = time.perf_counter()
-        section = importlib.import_module(modules[name]).run(sizes)
+        try:
+            section = importlib.import_module(modules[name]).run(sizes)
+        except Exception as error:  # noqa: BLE001 - one failed measurement must not lose the others
+            traceback.print_exc()
+            section = Section(name, f"{name} (failed)", [])
+            section.check("ran to the end", False, f"{type(error).__name__}: {error}")
         if section is not None:
             sections.append(section)
             for row in section.rows:

@@ -63,8 +63,8 @@ class Server:
         env.setdefault("LOG_LEVEL", "WARNING")
         LOGS.mkdir(parents=True, exist_ok=True)
         self.log = open(LOGS / f"{self.kind}-{self.port}.log", "w")  # noqa: SIM115
-        if _answers(self.port):
-            raise RuntimeError(f"port {self.port} is taken: set BENCH_PORT to a free range")
+        while _answers(self.port):  # taken since it was picked: take the next free one
+            self.port = next_port()
         # A session of its own, so stopping it can reach its workers too.
         self.process = subprocess.Popen(
             self.command(), cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
