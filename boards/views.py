@@ -21,10 +21,11 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
-from boards import fragments, history, services
+from boards import fragments, history, live, realtime, services
 from boards.access import ReadOnly, can_edit, get_project_for, is_owner, projects_for
 from boards.fragments import BoardFilter
 from boards.models import Category, Membership, Project, Task, TaskStatus
+from boards.templatetags.board_tags import display_name
 
 User = get_user_model()
 
@@ -198,9 +199,13 @@ def project_rename(request: HtmxHttpRequest, project: Project) -> HttpResponse:
 @vary_on_headers("HX-Request", "HX-Target")
 def board(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
     project = get_project_for(request.user, project_id)
-    context = _board_context(project, BoardFilter.from_params(request.GET))
+    board_filter = BoardFilter.from_params(request.GET)
     if request.htmx and request.htmx.target == "board-columns":
-        return render(request, "boards/board.html#columns", context)
+        return render(request, "boards/board.html#columns", _board_context(project, board_filter))
+    # The live socket's sequence number, read before the cards: a change committed meanwhile
+    # then counts as unseen and the page catches up, never the other way round.
+    live_seq = live.current_seq(project.pk)
+    context = {**_board_context(project, board_filter), "live_seq": live_seq}
     return render(request, "boards/board.html", context)
 
 
@@ -269,6 +274,9 @@ def card(request: HtmxHttpRequest, project_id: int, task_id: int) -> HttpRespons
     project = get_project_for(request.user, project_id)
     task = _get_card(project, task_id)
     context = _detail_context(project, task, in_dialog=bool(request.htmx))
+    if context["can_edit"] and not task.is_archived:
+        # Opening the editor takes the card's edit lock; someone else's lock makes it read-only.
+        context["lock"] = realtime.lock_acquire(task.pk, request.user.pk, display_name(request.user))
     if request.htmx:
         return render(request, "boards/card.html#detail", context)
     return render(request, "boards/card.html", context)
@@ -347,6 +355,7 @@ def card_update(request: HtmxHttpRequest, project: Project, task_id: int) -> Htt
         if request.htmx:
             return render(request, "boards/card.html#detail", context, status=status)
         return render(request, "boards/card.html", context, status=status)
+    realtime.lock_release(task.pk, request.user.pk)
     if not request.htmx:
         return redirect(task)
     task = _get_card(project, task.pk)

@@ -174,12 +174,12 @@ class TestBoard:
             add_tasks(project, column, 198)
         assert Task.objects.filter(project=project).count() == 1000
         large = count_queries(owner_client, url)
-        assert small == large == (8 if query else 7)
+        assert small == large == (9 if query else 8)
 
     def test_pinned_query_count(self, owner_client, project, columns, django_assert_num_queries):
         add_tasks(project, columns["todo"], 60)
-        # session, user, project+counts, columns, column counts, first pages, members
-        with django_assert_num_queries(7):
+        # session, user, live sequence number, project+counts, columns, column counts, first pages, members
+        with django_assert_num_queries(8):
             owner_client.get(reverse("board", args=[project.pk]))
 
     def test_filter_shows_matching_and_total_and_partial_for_htmx(self, owner_client, project, columns, owner):

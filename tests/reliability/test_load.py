@@ -59,6 +59,9 @@ def actions_for(role: str, *, project, read_only, foreign, foreign_column, colum
         {"name": "negative id", "method": "GET", "url": "/projects/-1/", "allowed": {404}},
         {"name": "post to a page", "method": "POST", "url": board, "data": {}, "allowed": {405}},
         {"name": "login page", "method": "GET", "url": "/login/", "allowed": {302}},
+        {"name": "insights", "method": "GET", "url": f"{board}insights/", "allowed": ok_or_hidden},
+        {"name": "export", "method": "GET", "url": f"{board}export/tasks.csv", "allowed": ok_or_hidden},
+        {"name": "archived", "method": "GET", "url": f"{board}archived/", "allowed": ok_or_hidden},
         {
             "name": "admin add",
             "method": "POST",
