@@ -56,12 +56,12 @@ moves AS (
     UNION ALL SELECT l.id, l.t3, 'review', 'done', l.t1 FROM life l WHERE stage >= 3
 )
 INSERT INTO boards_taskevent (project_id, seq, task_id, task_title, at, kind, from_category, to_category,
-                              task_count, started_at, data)
+                              task_count, started_at, task_created_at, data)
 SELECT %(p)s, -1000000000 - row_number() OVER (ORDER BY m.at, m.id), m.id, 'Card', m.at, 'moved', m.src, m.dst, 1,
-       m.started,
+       m.started, CASE WHEN m.dst = 'done' THEN l.created END,
        jsonb_build_object('from', jsonb_build_object('id', f.id, 'name', f.name, 'category', f.category),
                           'to', jsonb_build_object('id', t.id, 'name', t.name, 'category', t.category))
-FROM moves m JOIN cols f ON f.category = m.src JOIN cols t ON t.category = m.dst
+FROM moves m JOIN life l ON l.id = m.id JOIN cols f ON f.category = m.src JOIN cols t ON t.category = m.dst
 """
 
 FINISH_SQL = """

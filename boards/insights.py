@@ -5,8 +5,9 @@ diagram reads the daily snapshots and fills the missing days from the event log;
 cycle time and throughput come from one grouped query over the log; ages from one over the tasks.
 
 Definitions (the page repeats them):
-- a card is *done* when it entered a done column from a column of another category and is still
-  in a done column; it went back and came again: the last arrival counts;
+- a card is *done* when it entered a done column from a column of another category and has not
+  moved out of done since; it went back and came again: the last arrival counts (a done column
+  recategorised later does not undo it: the log has no per-card departure for that);
 - lead time: from the card's creation to that arrival; cycle time: from its first arrival in a
   column past todo (active, review, issue or done) to that arrival;
 - throughput: cards done per week (Monday to Sunday); age: how long an open card (live, not
@@ -128,19 +129,24 @@ class FlowMetrics:
 _FLOW_SQL = """
 WITH arrivals AS (
     -- The last arrival in done of each card that arrived in the range (the range ends now).
-    SELECT DISTINCT ON (e.task_id) e.task_id, e.at AS done_at, e.started_at
+    SELECT DISTINCT ON (e.task_id) e.task_id, e.seq, e.at AS done_at, e.started_at, e.task_created_at
     FROM boards_taskevent e
     WHERE e.project_id = %(project)s AND e.to_category = 'done' AND e.at >= %(since)s
       AND e.from_category IS DISTINCT FROM 'done' AND e.kind IN ('created', 'moved') AND e.task_id IS NOT NULL
     ORDER BY e.task_id, e.seq DESC
+), departures AS (
+    -- Cards that left done after arriving: they are not done any more (a deleted card has no id).
+    SELECT e.task_id, max(e.seq) AS seq
+    FROM boards_taskevent e
+    WHERE e.project_id = %(project)s AND e.from_category = 'done' AND e.at >= %(since)s
+      AND e.to_category IS DISTINCT FROM 'done' AND e.kind = 'moved' AND e.task_id IS NOT NULL
+    GROUP BY e.task_id
 ), done AS (
     SELECT a.done_at,
-           extract(epoch FROM a.done_at - t.created_at) / 86400.0 AS lead_days,
+           extract(epoch FROM a.done_at - a.task_created_at) / 86400.0 AS lead_days,
            extract(epoch FROM a.done_at - a.started_at) / 86400.0 AS cycle_days
-    FROM arrivals a
-    -- One primary-key read per arrival: the cost follows the range, not the project's size.
-    CROSS JOIN LATERAL (SELECT t.created_at, t.task_status_id FROM boards_task t WHERE t.id = a.task_id LIMIT 1) t
-    WHERE t.task_status_id IN (SELECT id FROM boards_taskstatus WHERE project_id = %(project)s AND category = 'done')
+    FROM arrivals a LEFT JOIN departures d ON d.task_id = a.task_id
+    WHERE d.seq IS NULL OR d.seq < a.seq
 )
 SELECT GROUPING(week, lead_bucket, cycle_bucket), week, lead_bucket, cycle_bucket, count(*),
        percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY lead_days),

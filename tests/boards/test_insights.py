@@ -35,6 +35,7 @@ class Board:
         )
         if task is not None:
             Task.objects.filter(pk=task.pk).update(created_at=when)
+            TaskEvent.objects.filter(task=task, task_created_at__isnull=False).update(task_created_at=when)
 
     def create(self, title, column, when):
         task = services.create_task(
