@@ -147,19 +147,23 @@ WITH arrivals AS (
            extract(epoch FROM a.done_at - a.started_at) / 86400.0 AS cycle_days
     FROM arrivals a LEFT JOIN departures d ON d.task_id = a.task_id
     WHERE d.seq IS NULL OR d.seq < a.seq
-)
-SELECT GROUPING(week, lead_bucket, cycle_bucket), week, lead_bucket, cycle_bucket, count(*),
-       percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY lead_days),
-       percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY cycle_days),
-       count(cycle_days)
-FROM (
+), rows AS (
     SELECT lead_days, cycle_days,
            date_trunc('week', done_at AT TIME ZONE %(tz)s)::date AS week,
            width_bucket(greatest(lead_days, 0), %(edges)s::float8[]) AS lead_bucket,
            width_bucket(greatest(cycle_days, 0), %(edges)s::float8[]) AS cycle_bucket
     FROM done
-) d
-GROUP BY GROUPING SETS ((), (week), (lead_bucket), (cycle_bucket))
+)
+-- The percentiles once over all rows; the per-week and per-bucket counts by hashing.
+SELECT 'total', NULL::date, NULL::int, count(*),
+       percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY lead_days),
+       percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY cycle_days),
+       count(cycle_days)
+FROM rows
+UNION ALL SELECT 'week', week, NULL, count(*), NULL, NULL, NULL FROM rows GROUP BY week
+UNION ALL SELECT 'lead', NULL, lead_bucket, count(*), NULL, NULL, NULL FROM rows GROUP BY lead_bucket
+UNION ALL SELECT 'cycle', NULL, cycle_bucket, count(*), NULL, NULL, NULL FROM rows
+    WHERE cycle_bucket IS NOT NULL GROUP BY cycle_bucket
 """
 
 
@@ -179,19 +183,19 @@ def flow_metrics(project: Project, days: int, *, now: dt.datetime | None = None)
             _FLOW_SQL,
             {"project": project.pk, "since": since, "tz": timezone.get_current_timezone_name(), "edges": BUCKET_EDGES},
         )
-        for grouping, week, lead_bucket, cycle_bucket, n, lead_p, cycle_p, cycle_n in cursor.fetchall():
-            if grouping == 0b111:  # the grand total
+        for part, week, bucket, n, lead_p, cycle_p, cycle_n in cursor.fetchall():
+            if part == "total":
                 lead.count, cycle.count = n, cycle_n
                 if n:
                     lead.median_days, lead.p85_days = lead_p
                 if cycle_n:
                     cycle.median_days, cycle.p85_days = cycle_p
-            elif grouping == 0b011:
+            elif part == "week":
                 per_week[week] = n
-            elif grouping == 0b101:
-                lead.buckets[lead_bucket] += n
-            elif grouping == 0b110 and cycle_bucket is not None:
-                cycle.buckets[cycle_bucket] += n
+            elif part == "lead":
+                lead.buckets[bucket] += n
+            else:
+                cycle.buckets[bucket] += n
     first_monday = since.date() - dt.timedelta(days=since.date().weekday())
     weeks = []
     week = first_monday
@@ -202,19 +206,17 @@ def flow_metrics(project: Project, days: int, *, now: dt.datetime | None = None)
 
 
 _AGE_SQL = """
-SELECT GROUPING(bucket), bucket, count(*), percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY age_days)
-FROM (
-    SELECT age_days, width_bucket(greatest(age_days, 0), %(edges)s::float8[]) AS bucket
-    FROM (
-        SELECT extract(epoch FROM %(now)s - t.created_at) / 86400.0 AS age_days
-        FROM boards_task t
-        WHERE t.project_id = %(project)s AND t.archived_at IS NULL
-          AND t.task_status_id IN (
-              SELECT id FROM boards_taskstatus WHERE project_id = %(project)s AND category <> 'done'
-          )
-    ) open_cards
-) d
-GROUP BY GROUPING SETS ((), (bucket))
+WITH ages AS (
+    SELECT extract(epoch FROM %(now)s - t.created_at) / 86400.0 AS age_days
+    FROM boards_task t
+    WHERE t.project_id = %(project)s AND t.archived_at IS NULL
+      AND t.task_status_id IN (
+          SELECT id FROM boards_taskstatus WHERE project_id = %(project)s AND category <> 'done'
+      )
+)
+SELECT NULL::int, count(*), percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY age_days) FROM ages
+UNION ALL
+SELECT width_bucket(greatest(age_days, 0), %(edges)s::float8[]), count(*), NULL FROM ages GROUP BY 1
 """
 
 
@@ -225,8 +227,8 @@ def open_ages(project: Project, *, now: dt.datetime | None = None) -> Distributi
     ages = Distribution()
     with connection.cursor() as cursor:
         cursor.execute(_AGE_SQL, {"project": project.pk, "now": now or timezone.now(), "edges": BUCKET_EDGES})
-        for grouping, bucket, n, percentiles in cursor.fetchall():
-            if grouping:
+        for bucket, n, percentiles in cursor.fetchall():
+            if bucket is None:
                 ages.count = n
                 if n:
                     ages.median_days, ages.p85_days = percentiles
