@@ -152,3 +152,15 @@ class TestRebuild:
         project.refresh_from_db()
         assert project.derived_status.category == category
         assert_counts_exact(project)
+
+
+class TestProgressBar:
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    def test_only_on_a_terminal(self, projects, capsys):
+        call_command("recalc_aggregates", "--check", stdout=io.StringIO())
+        assert "4/4" not in capsys.readouterr().err
+        call_command("recalc_aggregates", "--check", stdout=self.Terminal())
+        assert "4/4" in capsys.readouterr().err
