@@ -129,24 +129,28 @@ def rebuild(
 
 def _rebuild_batch(drifts: list[Drift], result: RebuildResult) -> None:
     """Recount and rewrite these projects' rows and derived statuses. Call inside atomic()."""
-    missing = [drift.project_id for drift in drifts if drift.stored is None]
+    missing = [drift for drift in drifts if drift.stored is None]
     created: list[int] = []
     with connection.cursor() as cursor:
         if missing:
-            # A missing row has no writer's delta pending: a writer creates the row before its
-            # write (or, in bulk, tries to after it, waits for ours and adds its delta to it).
+            # Inserted with the counts of the comparison's snapshot. A row missing there has no
+            # writer's delta pending: any writer since then created the row first (its insert
+            # makes ours conflict and wait) or will find ours and add its delta to it.
+            columns = [[drift.project_id for drift in missing]] + [
+                [drift.expected[category] for drift in missing] for category in COUNT_FIELDS
+            ]
+            casts = ", ".join(["%s::bigint[]"] + ["%s::int[]"] * len(COUNT_FIELDS))
             cursor.execute(
-                f"INSERT INTO {AGG} (project_id, total_tasks, {each('{n}')}, updated_at) "
-                f"SELECT p.id, {each('coalesce(c.{n}, 0)', ' + ')}, {each('coalesce(c.{n}, 0)')}, now() "
-                f"FROM boards_project p LEFT JOIN ({COUNTS_SQL}) c ON c.project_id = p.id "
-                "WHERE p.id = ANY(%(ids)s) ORDER BY p.id ON CONFLICT (project_id) DO NOTHING RETURNING project_id",
-                {"ids": missing},
+                f"INSERT INTO {AGG} (project_id, {each('{n}')}, total_tasks, updated_at) "
+                f"SELECT *, {each('{n}', ' + ')}, now() FROM unnest({casts}) AS m(project_id, {each('{n}')}) "
+                "ORDER BY project_id ON CONFLICT (project_id) DO NOTHING RETURNING project_id",
+                columns,
             )
             created = sorted(row[0] for row in cursor.fetchall())
         # Rows that exist (or that a writer created meanwhile) are locked before the recount: a
         # writer holding one commits first and is counted, one after us adds its delta to ours.
         wrong = sorted({drift.project_id for drift in drifts if drift.stored not in (None, drift.expected)})
-        wrong += sorted(set(missing) - set(created))
+        wrong += sorted({drift.project_id for drift in missing} - set(created))
         if wrong:
             params = {"ids": wrong}
             cursor.execute(
