@@ -1,3 +1,9 @@
-"""WebSocket routes. The board consumer arrives with the live-boards work."""
+"""WebSocket routes; asgi.py wraps them in origin validation and session auth."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from boards import consumers
+
+websocket_urlpatterns = [
+    path("ws/projects/<int:project_id>/board/", consumers.BoardConsumer.as_asgi()),
+]

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, Max, Min, Q, When
 from django.utils import timezone
 
-from boards import history
+from boards import history, live
 from boards.models import Application, Category, Project, Task, TaskStatus
 from boards.signals import columns_changed, tasks_bulk_changed
 
@@ -168,7 +168,8 @@ def create_task(
             position=position,
         )
         task.save()
-        history.record_created(task, actor=actor or reporter)
+        event = history.record_created(task, actor=actor or reporter)
+        live.publish_on_commit(project_id=project.pk, task_ids=[task.pk], events=[event])
     return task
 
 
@@ -202,7 +203,8 @@ def update_task(
             setattr(task, field, changes[field])
         task.version += 1
         task.save(update_fields=[*changed, "version", "updated_at"])
-        history.record_edited(task, actor=actor, changes=edits)
+        event = history.record_edited(task, actor=actor, changes=edits)
+        live.publish_on_commit(project_id=project.pk, task_ids=[task.pk], events=[event])
     return task
 
 
@@ -224,13 +226,15 @@ def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=
         if task.is_archived:
             raise ValidationError("This card is archived: unarchive it before moving it.")
         column = _lock_column_if_limited(project, status_id)
-        if column.pk != task.task_status_id:
+        from_column = task.task_status_id
+        if column.pk != from_column:
             _check_wip(column)
         from_status = task.task_status
         task.position = _rank(column, after_id=after_id, before_id=before_id, moving_id=task.pk)
         task.task_status = column
         task.save(update_fields=["task_status", "position", "updated_at"])
-        history.record_moved(task, actor=actor, from_status=from_status, to_status=column)
+        event = history.record_moved(task, actor=actor, from_status=from_status, to_status=column)
+        live.publish_on_commit(project_id=project.pk, task_ids=[task.pk], column_ids=[from_column], events=[event])
     return task
 
 
@@ -241,7 +245,10 @@ def archive_task(*, project: Project, task_id, actor=None) -> Task:
         if not task.is_archived:
             task.archived_at = timezone.now()
             task.save(update_fields=["archived_at", "updated_at"])
-            history.record_archived([task], actor=actor)
+            events = history.record_archived([task], actor=actor)
+            live.publish_on_commit(
+                project_id=project.pk, task_ids=[task.pk], column_ids=[task.task_status_id], events=events
+            )
     return task
 
 
@@ -255,7 +262,8 @@ def unarchive_task(*, project: Project, task_id, actor=None) -> Task:
             task.archived_at = None
             task.position = _rank(column, moving_id=task.pk)
             task.save(update_fields=["archived_at", "position", "updated_at"])
-            history.record_unarchived(task, actor=actor)
+            event = history.record_unarchived(task, actor=actor)
+            live.publish_on_commit(project_id=project.pk, task_ids=[task.pk], events=[event])
     return task
 
 
@@ -264,8 +272,10 @@ def delete_task(*, project: Project, task_id, actor=None) -> Task:
     with transaction.atomic():
         task = _locked_task(project, task_id)
         task_id, was_live = task.pk, not task.is_archived
+        column_id = task.task_status_id
         task.delete()
-        history.record_deleted(task, actor=actor, task_id=task_id, was_live=was_live)
+        event = history.record_deleted(task, actor=actor, task_id=task_id, was_live=was_live)
+        live.publish_on_commit(project_id=project.pk, task_ids=[task_id], column_ids=[column_id], events=[event])
     return task
 
 
@@ -275,6 +285,9 @@ def _share_lock_columns(status_ids: Iterable[int] = (), *, project: Project | No
     Bulk writes bypass the model handlers: they take the same column locks, and count with the
     category read under the lock, which a concurrent category change cannot make stale.
     """
+    status_ids = set(status_ids)
+    if project is None and not status_ids:
+        return {}
     columns = TaskStatus.objects.filter(project=project) if project else TaskStatus.objects.filter(pk__in=status_ids)
     if connection.features.has_select_for_update:
         sql, params = columns.order_by("pk").query.sql_with_params()
@@ -304,6 +317,7 @@ def bulk_move_tasks(*, project: Project, task_ids: Sequence, status_id, actor=No
         tasks = _locked_tasks(project, task_ids)
         column = _lock_column_if_limited(project, status_id)
         moving = [task for task in tasks if task.task_status_id != column.pk and not task.is_archived]
+        sources = {task.task_status_id for task in moving}
         _check_wip(column, incoming=len(moving))
         column = _share_lock_columns([column.pk])[column.pk]
         last = (
@@ -329,7 +343,13 @@ def bulk_move_tasks(*, project: Project, task_ids: Sequence, status_id, actor=No
                 updated_at=timezone.now(),
             )
             tasks_bulk_changed.send(sender=Task, deltas=dict(deltas))
-            history.record_bulk_moved(moves, actor=actor, to_status=column)
+            events = history.record_bulk_moved(moves, actor=actor, to_status=column)
+            live.publish_on_commit(
+                project_id=project.pk,
+                task_ids=[task.pk for task in moving],
+                column_ids=[column.pk, *sources],
+                events=events,
+            )
     return tasks
 
 
@@ -337,17 +357,23 @@ def bulk_archive_tasks(*, project: Project, task_ids: Sequence, actor=None) -> l
     """Archive many cards with one UPDATE."""
     with transaction.atomic():
         tasks = _locked_tasks(project, task_ids)
-        live = [task for task in tasks if not task.is_archived]
+        to_archive = [task for task in tasks if not task.is_archived]
         now = timezone.now()
-        deltas = Counter((project.pk, task.task_status.category) for task in live)
-        if live:
-            Task.objects.filter(pk__in=[task.pk for task in live]).counts_handled().update(
+        deltas = Counter((project.pk, task.task_status.category) for task in to_archive)
+        if to_archive:
+            Task.objects.filter(pk__in=[task.pk for task in to_archive]).counts_handled().update(
                 archived_at=now, updated_at=now
             )
-            for task in live:
+            for task in to_archive:
                 task.archived_at = now
             tasks_bulk_changed.send(sender=Task, deltas={key: -n for key, n in deltas.items()})
-            history.record_archived(live, actor=actor)
+            events = history.record_archived(to_archive, actor=actor)
+            live.publish_on_commit(
+                project_id=project.pk,
+                task_ids=[task.pk for task in to_archive],
+                column_ids=[task.task_status_id for task in to_archive],
+                events=events,
+            )
     return tasks
 
 
@@ -366,7 +392,8 @@ def bulk_create_tasks(*, project: Project, tasks: Sequence[Task], batch_size: in
                 deltas[(project.pk, columns[task.task_status_id])] += 1
         Task.objects.counts_handled().bulk_create(tasks, batch_size=batch_size)
         tasks_bulk_changed.send(sender=Task, deltas=dict(deltas))
-        history.record_bulk_created(tasks, statuses, actor=actor)
+        events = history.record_bulk_created(tasks, statuses, actor=actor)
+        live.publish_on_commit(project_id=project.pk, resync=True, events=events)
     return len(tasks)
 
 
@@ -395,8 +422,10 @@ def rename_project(*, project: Project, name: str) -> Project:
     name = " ".join((name or "").split())
     if not name or len(name) > 100:
         raise ValidationError({"name": "A project name is 1 to 100 characters."})
-    project.name = name
-    project.save(update_fields=["name"])
+    with transaction.atomic():
+        project.name = name
+        project.save(update_fields=["name"])
+        live.publish_on_commit(project_id=project.pk, resync=True)
     return project
 
 
@@ -432,6 +461,7 @@ def add_column(*, project: Project, name: str, category: str, wip_limit=None, wi
             project=project, position=0 if last is None else last + 1, wip_hard=bool(wip_hard), **fields
         )
         column.save()
+        live.publish_on_commit(project_id=project.pk, resync=True)
     return column
 
 
@@ -447,8 +477,10 @@ def update_column(
             setattr(column, field, value)
         column.wip_hard = bool(wip_hard)
         column.save()
+        events = []
         if column.category != old_category:
-            history.record_column_category(column, actor=actor, old_category=old_category)
+            events.append(history.record_column_category(column, actor=actor, old_category=old_category))
+        live.publish_on_commit(project_id=project.pk, resync=True, events=events)
     return column
 
 
@@ -466,6 +498,7 @@ def reorder_columns(*, project: Project, status_ids: Sequence) -> list[TaskStatu
             columns[pk].position = position
         TaskStatus.objects.bulk_update(columns.values(), ["position"])
         columns_changed.send(sender=TaskStatus, project_id=project.pk)
+        live.publish_on_commit(project_id=project.pk, resync=True)
     return sorted(columns.values(), key=lambda c: c.position)
 
 
@@ -476,6 +509,7 @@ def delete_column(*, project: Project, status_id) -> None:
         if TaskStatus.objects.filter(project=project).count() == 1:
             raise ValidationError("A board keeps at least one column.")
         column.delete()
+        live.publish_on_commit(project_id=project.pk, resync=True)
 
 
 def column_counts(project: Project) -> dict[int, int]:

@@ -105,6 +105,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tasktrack.middleware.DatabaseUnavailableMiddleware",
+    "boards.middleware.LiveClientMiddleware",
 ]
 
 ROOT_URLCONF = "tasktrack.urls"

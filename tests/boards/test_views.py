@@ -174,12 +174,12 @@ class TestBoard:
             add_tasks(project, column, 198)
         assert Task.objects.filter(project=project).count() == 1000
         large = count_queries(owner_client, url)
-        assert small == large == (8 if query else 7)
+        assert small == large == (9 if query else 8)
 
     def test_pinned_query_count(self, owner_client, project, columns, django_assert_num_queries):
         add_tasks(project, columns["todo"], 60)
-        # session, user, project+counts, columns, column counts, first pages, members
-        with django_assert_num_queries(7):
+        # session, user, live sequence number, project+counts, columns, column counts, first pages, members
+        with django_assert_num_queries(8):
             owner_client.get(reverse("board", args=[project.pk]))
 
     def test_filter_shows_matching_and_total_and_partial_for_htmx(self, owner_client, project, columns, owner):
@@ -394,6 +394,13 @@ class TestCardDetailAndEdit:
         fragment = owner_client.get(url, headers=HX).content.decode()
         assert "<html" not in fragment and f'id="card-{task.pk}-detail"' in fragment
         assert 'method="dialog"' in fragment
+
+    def test_activity_names_who_did_what(self, editor_client, project, columns, task, editor):
+        editor_client.post(
+            reverse("card_move", args=[project.pk, task.pk]), {"status_id": columns["done"].pk}, headers=HX
+        )
+        html = editor_client.get(reverse("card", args=[project.pk, task.pk]), headers=HX).content.decode()
+        assert f"{editor.first_name} moved this from Todo to Done" in html
 
     def test_edit_title_description_assignee(self, owner_client, project, task, editor):
         response = owner_client.post(

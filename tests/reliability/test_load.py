@@ -165,7 +165,11 @@ def test_mixed_users_under_load(daphne):
     outsider_membership = MembershipFactory(role=Membership.Role.OWNER)
     roles["outsider"] = outsider_membership.user
     project = make_project(application, name="Busy")
-    read_only = make_project(application, name="Only looked at")
+    # Read-only for every member: a workspace where all three are viewers (roles are per workspace).
+    watched = ApplicationFactory()
+    for role in ("owner", "editor", "viewer"):
+        MembershipFactory(application=watched, user=roles[role], role=Membership.Role.VIEWER)
+    read_only = make_project(watched, name="Only looked at")
     foreign = make_project(outsider_membership.application, name="Someone else's")
     columns = list(project.task_statuses.values_list("pk", flat=True))
     foreign_column = foreign.task_statuses.values_list("pk", flat=True).first()

@@ -1,0 +1,237 @@
+"""Live boards: what a committed change sends to the other people looking at the board.
+
+Services call publish_on_commit() inside their transaction, after the write. It reads the
+board's sequence number there (so each event carries its own), and on commit renders the HTML
+fragments other viewers need (the card in its new place or removed, the counts of the columns it
+touched, the project's progress and status) and hands them to publish().
+
+publish() is fire and forget: the message goes to the channel layer from a background thread,
+each send bounded by SEND_TIMEOUT; a failure is logged and never reaches the request.
+"""
+
+import asyncio
+import logging
+import queue
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from contextvars import ContextVar
+
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db import transaction
+from django.template.loader import render_to_string
+
+from boards import history
+from boards.models import Project, Task
+
+log = logging.getLogger(__name__)
+
+SEND_TIMEOUT = 1.0  # seconds; a send that takes longer is dropped (clients resync on the gap)
+QUEUE_SIZE = 1000
+# Beyond this many cards one event would be large: tell clients to re-fetch the board instead.
+MAX_CARDS = 20
+
+CLIENT_HEADER = "X-Live-Client"
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+# The client id of the page that made the current request (from CLIENT_HEADER), set by
+# boards.middleware.LiveClientMiddleware; events carry it so that page is not sent its own change.
+origin_client: ContextVar[str | None] = ContextVar("origin_client", default=None)
+
+
+def group_name(project_id: int) -> str:
+    return f"board.{project_id}"
+
+
+def clean_client_id(value) -> str | None:
+    """A page's client id when it is well formed, else None."""
+    return value if isinstance(value, str) and _CLIENT_ID.match(value) else None
+
+
+def current_seq(project_id: int) -> int:
+    """The board's sequence number: the last event recorded in its history (boards.history).
+
+    Inside a writer's transaction, after its history record, this is that change's own number:
+    the sequence row stays locked by the writer until it commits.
+    """
+    return history.current_seq(project_id)
+
+
+# Publishing ---------------------------------------------------------------------------------
+
+
+class _Sender:
+    """One daemon thread with its own event loop sends queued messages, in order."""
+
+    def __init__(self):
+        self.queue: queue.Queue = queue.Queue(maxsize=QUEUE_SIZE)
+        self.thread: threading.Thread | None = None
+        self.start_lock = threading.Lock()
+        self.failing = False
+
+    def submit(self, group: str, message: dict) -> None:
+        if self.thread is None or not self.thread.is_alive():
+            with self.start_lock:
+                if self.thread is None or not self.thread.is_alive():
+                    self.thread = threading.Thread(target=self._run, name="live-publish", daemon=True)
+                    self.thread.start()
+        try:
+            self.queue.put_nowait((group, message))
+        except queue.Full:
+            log.warning("live publish queue full; dropped an event for %s (clients resync on the gap)", group)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        while True:
+            group, message = self.queue.get()
+            try:
+                loop.run_until_complete(_send(group, message))
+            finally:
+                self.queue.task_done()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued so far was sent or dropped; for tests and benchmarks."""
+        with self.queue.all_tasks_done:
+            return self.queue.all_tasks_done.wait_for(lambda: not self.queue.unfinished_tasks, timeout)
+
+
+_sender = _Sender()
+
+
+async def _send(group: str, message: dict) -> None:
+    try:
+        await asyncio.wait_for(get_channel_layer().group_send(group, message), SEND_TIMEOUT)
+    except Exception:  # noqa: BLE001 - a broadcast failure never reaches the writer
+        if not _sender.failing:
+            log.warning("live broadcast to %s failed; carrying on without live push", group, exc_info=True)
+        _sender.failing = True
+    else:
+        if _sender.failing:
+            log.info("live broadcast works again")
+        _sender.failing = False
+
+
+def publish(
+    project_id: int,
+    html: str,
+    seq: int | None = None,
+    exclude: str | None = None,
+    *,
+    first_seq: int | None = None,
+    viewer_html: str | None = None,
+) -> None:
+    """Send HTML fragments to everyone watching the board, except the page `exclude` (which gets
+    only the sequence number). `viewer_html`, when given, goes to read-only members instead.
+
+    Fire and forget: never raises, never waits on the channel layer.
+    """
+    message = {
+        "type": "board.event",
+        "html": html,
+        "viewer_html": viewer_html,
+        "seq": seq,
+        "first_seq": first_seq,
+        "origin": exclude,
+    }
+    group = group_name(project_id)
+    try:
+        layer = get_channel_layer()
+        if isinstance(layer, InMemoryChannelLayer):
+            # One process, no network; its queues belong to the server's event loop, which
+            # async_to_sync reaches from a request thread.
+            from asgiref.sync import async_to_sync
+
+            async_to_sync(_send)(group, message)
+        else:
+            _sender.submit(group, message)
+    except Exception:  # noqa: BLE001
+        log.warning("live publish to %s failed", group, exc_info=True)
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Wait for queued broadcasts to go out; True when the queue drained."""
+    return _sender.flush(timeout)
+
+
+def publish_on_commit(
+    *,
+    project_id: int,
+    task_ids: Iterable[int] = (),
+    column_ids: Iterable[int] = (),
+    events: Sequence | None = None,
+    resync: bool = False,
+) -> None:
+    """After this transaction commits, send the board's viewers the fragments for these cards and
+    columns (resync=True: tell them to re-fetch the board). Call inside atomic(), after the write
+    and its history `events`, whose sequence numbers the message carries.
+    """
+    seqs = [event.seq for event in events or ()]
+    first_seq, seq = (min(seqs), max(seqs)) if seqs else (None, None)
+    origin = origin_client.get()
+    task_ids = list(dict.fromkeys(task_ids))
+    column_ids = list(dict.fromkeys(c for c in column_ids if c))
+    if len(task_ids) > MAX_CARDS:
+        resync = True
+
+    def send():
+        try:
+            html = render_change(
+                project_id=project_id,
+                task_ids=task_ids,
+                column_ids=column_ids,
+                seq=seq,
+                first_seq=first_seq,
+                resync=resync,
+            )
+        except Exception:  # noqa: BLE001 - the write is committed; viewers resync on the gap
+            log.exception("rendering the live event of project %s failed", project_id)
+            return
+        publish(project_id, html["editor"], seq=seq, exclude=origin, first_seq=first_seq, viewer_html=html["viewer"])
+
+    transaction.on_commit(send, robust=True)
+
+
+# Rendering ----------------------------------------------------------------------------------
+
+
+def meta(*, seq: int | None, first_seq: int | None = None, resync: bool = False, kind: str = "change") -> str:
+    """The element every message starts with: live.js reads the sequence numbers from it (a bulk
+    change carries the range first_seq..seq)."""
+    first_seq = seq if first_seq is None else first_seq
+    context = {"seq": seq, "first_seq": first_seq, "resync": resync, "kind": kind}
+    return render_to_string("boards/live/meta.html", context)
+
+
+def render_change(
+    *,
+    project_id: int,
+    task_ids: list[int],
+    column_ids: list[int],
+    seq: int | None,
+    first_seq: int | None = None,
+    resync: bool = False,
+) -> dict[str, str]:
+    """The fragments of one committed change, read fresh from the database: {"editor": html,
+    "viewer": html}, since a card shows its move and archive menu only to those who may use it.
+    They come from the board page's own partials (boards.fragments), so push and page agree."""
+    from boards import fragments  # it imports services, which import this module
+
+    head = meta(seq=seq, first_seq=first_seq, resync=resync)
+    if resync:
+        return {"editor": head, "viewer": head}
+    project = Project.objects.get(pk=project_id)
+    tasks = Task.objects.live().filter(project_id=project_id, pk__in=task_ids).select_related("assignee")
+    tasks = {task.pk: task for task in tasks}
+    places = {pk: fragments.card_place(project, task) for pk, task in tasks.items()}
+    columns = fragments.columns_of(project)
+    counts = fragments.count_regions(project_id, [*column_ids, *(task.task_status_id for task in tasks.values())])
+    html = {}
+    for audience, can_edit in (("editor", True), ("viewer", False)):
+        parts = [head]
+        for task_id in task_ids:
+            parts.append(fragments.oob_delete(f"#card-{task_id}"))
+            if task_id in tasks:
+                context = {"project": project, "task": tasks[task_id], "columns": columns, "can_edit": can_edit}
+                parts.append(fragments.part("card", context, oob=places[task_id]))
+        html[audience] = "".join([*parts, *counts])
+    return html

@@ -1,0 +1,116 @@
+"""Two people on one board in two real Chromium contexts, served by daphne (WebSockets)."""
+
+import os
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from boards import services
+from boards.models import Membership
+from tests.factories import ApplicationFactory, MembershipFactory, make_project
+from tests.live_support import Daphne, free_port, session_cookie
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def server():
+    daphne = Daphne(free_port(range(18541, 18560)))
+    try:
+        daphne.wait_ready()
+        yield daphne
+    finally:
+        daphne.stop()
+
+
+@pytest.fixture
+def browser():
+    # Playwright's sync API keeps an event loop on this thread; the ORM calls stay synchronous.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def open_board(browser, server, session, project, errors):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.add_cookies([{"name": "sessionid", "value": session, "url": server.url}])
+    page = context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(f"{server.url}/projects/{project.pk}/")
+    return page
+
+
+@pytest.fixture
+def board(transactional_db):
+    """Made before the browser starts: ORM calls inside Playwright's loop would open extra connections."""
+    application = ApplicationFactory(name="Acme")
+    ada = MembershipFactory(
+        application=application, role=Membership.Role.OWNER, user__first_name="Ada", user__last_name="Lovelace"
+    ).user
+    bob = MembershipFactory(
+        application=application, role=Membership.Role.EDITOR, user__first_name="Bob", user__last_name="Marley"
+    ).user
+    project = make_project(application, name="Website", key="WEB")
+    columns = {column.category: column for column in project.task_statuses.order_by("position")}
+    task = services.create_task(project=project, status_id=columns["todo"].pk, title="Ship live boards", reporter=ada)
+    services.create_task(project=project, status_id=columns["done"].pk, title="Already done", reporter=ada)
+    return {
+        "project": project,
+        "task": task,
+        "todo": columns["todo"].pk,
+        "done": columns["done"].pk,
+        "ada": session_cookie(ada),
+        "bob": session_cookie(bob),
+    }
+
+
+def test_a_move_in_one_browser_shows_in_the_other_with_counts_and_presence(board, server, browser):
+    project, task, todo, done = board["project"], board["task"], board["todo"], board["done"]
+    errors: list[str] = []
+    mine = open_board(browser, server, board["ada"], project, errors)
+    theirs = open_board(browser, server, board["bob"], project, errors)
+    for page in (mine, theirs):
+        presence = page.locator(f"#presence-{project.pk} li")
+        expect(presence).to_have_count(2)
+        expect(presence).to_have_text(["AL", "BM"])
+        expect(page.locator("#live")).to_have_attribute("data-state", "live")
+
+    expect(theirs.locator(f"#project-{project.pk}-status")).to_have_text("Active")
+    card = mine.locator(f"#card-{task.pk}")
+    card.locator("summary").click()
+    card.locator(".move-form select").select_option(str(done))
+    card.get_by_role("button", name="Move", exact=True).click()
+
+    expect(theirs.locator(f"#column-{done}-cards #card-{task.pk}")).to_contain_text("Ship live boards")
+    expect(theirs.locator(f"#column-{todo}-cards #card-{task.pk}")).to_have_count(0)
+    expect(theirs.locator(f"#column-{done}-count .held")).to_have_text("2")
+    expect(theirs.locator(f"#column-{todo}-count .held")).to_have_text("0")
+    expect(theirs.locator(f"#project-{project.pk}-status")).to_have_text("Done")  # every card is done now
+    # The mover's page shows its own response once: no echo, no duplicate card.
+    expect(mine.locator(f"#column-{done}-cards #card-{task.pk}")).to_have_count(1)
+    expect(mine.locator(f"#card-{task.pk}")).to_have_count(1)
+    expect(mine.locator(f"#column-{done}-count .held")).to_have_text("2")
+
+    # Bob leaves: Ada's board drops him from presence.
+    theirs.context.close()
+    expect(mine.locator(f"#presence-{project.pk} li")).to_have_text(["AL"])
+    assert errors == []
