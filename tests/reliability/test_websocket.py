@@ -28,7 +28,9 @@ class Site:
 
     def browser(self, user) -> Browser:
         browser = Browser("127.0.0.1", self.server.port)
-        assert browser.login(user.username, "secret-pass").status == 302
+        response = browser.login(user.username, "secret-pass")
+        error = response.body.split('role="alert">', 1)[-1][:200] if 'role="alert"' in response.body else ""
+        assert response.status == 302, (response.status, error, self.server.log()[-2000:])
         return browser
 
     def socket(self, browser: Browser | None, *, origin: str | None = "same", project_id=None, **kwargs):
