@@ -186,6 +186,10 @@ class TestRedisOutage:
                     receive_until(socket, "hello", timeout=5)
                     writer.post(create, {"title": "after the outage"}, headers=HX)
                     receive_until(socket, "after the outage")
+                    # Presence too: the writer opening the board shows up for the watcher.
+                    with site.socket(writer) as other:
+                        receive_until(other, "hello", timeout=5)
+                        receive_until(socket, f'data-user="{editor.pk}"')
                     break
             except (ConnectionClosed, InvalidStatus, AssertionError, TimeoutError):
                 if time.monotonic() > deadline:
