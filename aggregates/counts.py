@@ -63,9 +63,10 @@ def set_derived_status(project_id: int, category: str) -> None:
 def refresh_derived_status(project_id: int) -> None:
     """Re-derive from the stored counts, after columns were added, moved or recategorised."""
     # Locked: a concurrent writer's counts commit before we read them, never after we derive.
-    agg = ProjectTaskStatusAgg.objects.select_for_update().filter(pk=project_id).first()
-    if agg is not None:
-        set_derived_status(project_id, derive_category(agg.as_counts()))
+    with transaction.atomic(savepoint=False):
+        agg = ProjectTaskStatusAgg.objects.select_for_update().filter(pk=project_id).first()
+        if agg is not None:
+            set_derived_status(project_id, derive_category(agg.as_counts()))
 
 
 def apply_deltas(deltas: Mapping[Key, int]) -> None:

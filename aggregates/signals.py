@@ -17,7 +17,7 @@ from boards.models import COUNTED_FIELDS, Application, Project, Task, TaskStatus
 from boards.signals import columns_changed, tasks_bulk_changed
 
 SKIP = object()  # the save touches nothing counted
-COLUMN_FIELDS = ("category", "position")
+COLUMN_FIELDS = ("category", "position")  # the column fields the counts and the derived status read
 
 # (project_id, category) of a live task, or None for an archived or absent one.
 State = tuple[int, str] | None
@@ -158,7 +158,7 @@ def status_pre_save(sender, instance: TaskStatus, raw=False, update_fields=None,
     instance._agg_old = None
     if raw or instance._state.adding or instance.pk is None:
         return
-    written = {"category", "position"}.intersection(update_fields if update_fields is not None else COLUMN_FIELDS)
+    written = set(COLUMN_FIELDS).intersection(update_fields if update_fields is not None else COLUMN_FIELDS)
     if not written:
         instance._agg_old = SKIP
         return

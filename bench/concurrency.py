@@ -13,7 +13,7 @@ from aggregates.models import ProjectTaskStatusAgg
 from bench import data, load
 from bench.drivers import http_available
 from bench.harness import Section, ms, summary
-from bench.servers import PORT_BASE, Server
+from bench.servers import Server, next_port
 from boards.models import Project, Task
 
 TITLE = "Concurrency: random moves on one project"
@@ -117,7 +117,7 @@ def run(sizes) -> Section:
         section.notes.append("Not measured: the board's move endpoint has not landed on main yet.")
         return section
     project_id = build(sizes)
-    with Server("daphne", PORT_BASE + 1) as server:
+    with Server("daphne", next_port()) as server:
         result = run_moves(server, project_id, clients=sizes.clients, seconds=sizes.seconds)
     after = drift(project_id)
     section.raw = {"result": {k: v for k, v in result.items() if k != "latencies"}, "drift": after}

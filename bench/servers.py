@@ -1,9 +1,12 @@
 """Start daphne or gunicorn on the benchmark database, wait until it answers, stop it after."""
 
+import itertools
 import os
+import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -49,6 +52,7 @@ class Server:
             str(gunicorn_workers()),
             "--bind",
             f"127.0.0.1:{self.port}",
+            "--no-control-socket",  # gunicorn 27 otherwise shares one socket path in $HOME with every other
             "tasktrack.wsgi:application",
         ]
 
@@ -59,7 +63,12 @@ class Server:
         env.setdefault("LOG_LEVEL", "WARNING")
         LOGS.mkdir(parents=True, exist_ok=True)
         self.log = open(LOGS / f"{self.kind}-{self.port}.log", "w")  # noqa: SIM115
-        self.process = subprocess.Popen(self.command(), cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        if _answers(self.port):
+            raise RuntimeError(f"port {self.port} is taken: set BENCH_PORT to a free range")
+        # A session of its own, so stopping it can reach its workers too.
+        self.process = subprocess.Popen(
+            self.command(), cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self._wait_ready()
         return self
 
@@ -68,21 +77,43 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.kind} exited with {self.process.returncode}; see {self.log.name}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/login/", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
+            if _answers(self.port, path="/login/") and self.process.poll() is None:
+                return
+            time.sleep(0.2)
         raise RuntimeError(f"{self.kind} did not answer on port {self.port} within {timeout} s")
 
     def __exit__(self, *exc) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=15)
+                self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)  # the group this server started
                 self.process.wait()
+        deadline = time.monotonic() + 10
+        while _answers(self.port) and time.monotonic() < deadline:  # workers may linger a moment
+            time.sleep(0.2)
         if self.log:
             self.log.close()
+
+
+def _answers(port: int, path: str = "/") -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+            return response.status == 200 or path == "/"
+    except urllib.error.HTTPError:
+        return path == "/"
+    except OSError:
+        return False
+
+
+_ports = itertools.cycle(range(PORT_BASE + 1, PORT_BASE + 100))
+
+
+def next_port() -> int:
+    """A fresh free port for each server start: a stopping server never answers for the next one."""
+    for _ in range(99):
+        port = next(_ports)
+        if not _answers(port):
+            return port
+    raise RuntimeError(f"no free port in {PORT_BASE + 1}-{PORT_BASE + 99}: set BENCH_PORT")

@@ -3,7 +3,7 @@
 from bench.concurrency import COLUMNS, build, drift, row, run_moves
 from bench.drivers import http_available
 from bench.harness import Section, ratio, summary
-from bench.servers import PORT_BASE, Server
+from bench.servers import Server, next_port
 
 TITLE = "Serving HTTP: daphne vs gunicorn, same workload"
 ROUNDS = 2
@@ -18,8 +18,8 @@ def run(sizes) -> Section:
     # Alternate the servers in rounds, so a burst of noise on the machine hits both.
     results: dict[str, list[dict]] = {"daphne": [], "gunicorn": []}
     for _ in range(ROUNDS):
-        for kind, port in (("daphne", PORT_BASE + 2), ("gunicorn", PORT_BASE + 3)):
-            with Server(kind, port) as server:
+        for kind in ("daphne", "gunicorn"):
+            with Server(kind, next_port()) as server:
                 results[kind].append(
                     run_moves(server, project_id, clients=sizes.clients, seconds=sizes.seconds / ROUNDS)
                 )

@@ -4,7 +4,16 @@ from django.db.models import Count
 from django.db.models.deletion import RestrictedError
 
 from boards import services
-from boards.models import Application, Membership, Project, Task, TaskStatus
+from boards.models import (
+    Application,
+    Membership,
+    Project,
+    ProjectDailySnapshot,
+    ProjectSequence,
+    Task,
+    TaskEvent,
+    TaskStatus,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -119,7 +128,7 @@ class TaskAdmin(admin.ModelAdmin):
         for project_id in set(queryset.values_list("project_id", flat=True)):
             project = Project.objects.get(pk=project_id)
             ids = list(queryset.filter(project_id=project_id, archived_at__isnull=True).values_list("pk", flat=True))
-            services.bulk_archive_tasks(project=project, task_ids=ids)
+            services.bulk_archive_tasks(project=project, task_ids=ids, actor=request.user)
             archived += len(ids)
         self.message_user(request, f"Archived {archived} card(s).", messages.SUCCESS)
 
@@ -128,3 +137,46 @@ class TaskAdmin(admin.ModelAdmin):
             super().delete_queryset(request, queryset)
         except RestrictedError as error:
             self.message_user(request, str(error), messages.ERROR)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Append-only or derived rows: shown here, written only by the code that owns them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Not from its own pages. Deleting a project takes these rows along, and the admin asks
+        # this admin about every row it would take: refusing there would refuse the project.
+        match = request.resolver_match
+        own_page = match is not None and (match.url_name or "").startswith(
+            f"{self.opts.app_label}_{self.opts.model_name}_"
+        )
+        return not own_page and request.user.has_perm("boards.delete_project")
+
+
+@admin.register(TaskEvent)
+class TaskEventAdmin(ReadOnlyAdmin):
+    list_display = ["project", "seq", "kind", "task_title", "from_category", "to_category", "actor", "at"]
+    list_filter = ["kind", "project", "to_category"]
+    list_select_related = ["project", "actor"]
+    search_fields = ["task_title"]
+    show_full_result_count = False
+
+
+@admin.register(ProjectSequence)
+class ProjectSequenceAdmin(ReadOnlyAdmin):
+    list_display = ["project", "last_seq"]
+    list_select_related = ["project"]
+    search_fields = ["project__name", "project__key"]
+
+
+@admin.register(ProjectDailySnapshot)
+class ProjectDailySnapshotAdmin(ReadOnlyAdmin):
+    list_display = ["project", "date", "todo_tasks", "active_tasks", "review_tasks", "issue_tasks", "done_tasks"]
+    list_filter = ["project", "date"]
+    list_select_related = ["project"]
+    search_fields = ["project__name", "project__key"]

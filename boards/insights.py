@@ -138,9 +138,9 @@ WITH arrivals AS (
            extract(epoch FROM a.done_at - t.created_at) / 86400.0 AS lead_days,
            extract(epoch FROM a.done_at - a.started_at) / 86400.0 AS cycle_days
     FROM arrivals a
-    JOIN boards_task t ON t.id = a.task_id
-    JOIN boards_taskstatus st ON st.id = t.task_status_id
-    WHERE st.category = 'done'
+    -- One primary-key read per arrival: the cost follows the range, not the project's size.
+    CROSS JOIN LATERAL (SELECT t.created_at, t.task_status_id FROM boards_task t WHERE t.id = a.task_id LIMIT 1) t
+    WHERE t.task_status_id IN (SELECT id FROM boards_taskstatus WHERE project_id = %(project)s AND category = 'done')
 )
 SELECT GROUPING(week, lead_bucket, cycle_bucket), week, lead_bucket, cycle_bucket, count(*),
        percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY lead_days),
@@ -201,8 +201,11 @@ FROM (
     SELECT age_days, width_bucket(greatest(age_days, 0), %(edges)s::float8[]) AS bucket
     FROM (
         SELECT extract(epoch FROM %(now)s - t.created_at) / 86400.0 AS age_days
-        FROM boards_task t JOIN boards_taskstatus s ON s.id = t.task_status_id
-        WHERE t.project_id = %(project)s AND t.archived_at IS NULL AND s.category <> 'done'
+        FROM boards_task t
+        WHERE t.project_id = %(project)s AND t.archived_at IS NULL
+          AND t.task_status_id IN (
+              SELECT id FROM boards_taskstatus WHERE project_id = %(project)s AND category <> 'done'
+          )
     ) open_cards
 ) d
 GROUP BY GROUPING SETS ((), (bucket))

@@ -285,6 +285,9 @@ def _share_lock_columns(status_ids: Iterable[int] = (), *, project: Project | No
     Bulk writes bypass the model handlers: they take the same column locks, and count with the
     category read under the lock, which a concurrent category change cannot make stale.
     """
+    status_ids = set(status_ids)
+    if project is None and not status_ids:
+        return {}
     columns = TaskStatus.objects.filter(project=project) if project else TaskStatus.objects.filter(pk__in=status_ids)
     if connection.features.has_select_for_update:
         sql, params = columns.order_by("pk").query.sql_with_params()

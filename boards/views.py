@@ -21,7 +21,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
-from boards import fragments, live, realtime, services
+from boards import fragments, history, live, realtime, services
 from boards.access import ReadOnly, can_edit, get_project_for, is_owner, projects_for
 from boards.fragments import BoardFilter
 from boards.models import Category, Membership, Project, Task, TaskStatus
@@ -71,6 +71,16 @@ def _board_effects(request, project: Project, column_ids) -> list[str]:
 
 def _card_context(project: Project, task: Task) -> dict:
     return {"project": project, "task": task, "columns": fragments.columns_of(project), "can_edit": can_edit(project)}
+
+
+def _detail_context(project: Project, task: Task, *, in_dialog: bool) -> dict:
+    """The card detail region's context: the card, the members to assign, its activity."""
+    return {
+        **_card_context(project, task),
+        "members": fragments.members(project),
+        "events": history.card_activity(task),
+        "in_dialog": in_dialog,
+    }
 
 
 def _refused(request, project, error, status: int, *, target: str = "board-messages") -> HttpResponse:
@@ -124,14 +134,17 @@ def _owner_only(project: Project) -> None:
 @require_GET
 @login_required
 def home(request: HtmxHttpRequest) -> HttpResponse:
-    memberships = list(
-        Membership.objects.filter(user=request.user).select_related("application").order_by("application__name")
-    )
     projects = (
         projects_for(request.user)
         .select_related("application", "status_aggregation", "derived_status")
         .order_by("application__name", "application_id", "name", "pk")
     )
+    return render(request, "boards/home.html", home_context(request.user, projects))
+
+
+def home_context(user, projects) -> dict:
+    """The home page's context: each of the user's workspaces with its projects (one more query)."""
+    memberships = Membership.objects.filter(user=user).select_related("application").order_by("application__name")
     by_application: dict[int, list[Project]] = {}
     for project in projects:
         by_application.setdefault(project.application_id, []).append(project)
@@ -143,7 +156,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         }
         for membership in memberships
     ]
-    return render(request, "boards/home.html", {"workspaces": workspaces})
+    return {"workspaces": workspaces}
 
 
 @require_POST
@@ -260,7 +273,7 @@ def _get_card(project: Project, task_id) -> Task:
 def card(request: HtmxHttpRequest, project_id: int, task_id: int) -> HttpResponse:
     project = get_project_for(request.user, project_id)
     task = _get_card(project, task_id)
-    context = {**_card_context(project, task), "members": fragments.members(project), "in_dialog": bool(request.htmx)}
+    context = _detail_context(project, task, in_dialog=bool(request.htmx))
     if context["can_edit"] and not task.is_archived:
         # Opening the editor takes the card's edit lock; someone else's lock makes it read-only.
         context["lock"] = realtime.lock_acquire(task.pk, request.user.pk, display_name(request.user))
@@ -324,15 +337,14 @@ def card_update(request: HtmxHttpRequest, project: Project, task_id: int) -> Htt
             title=posted["title"],
             description=posted["description"],
             assignee=assignee,
+            actor=request.user,
         )
     except (ValidationError, services.StaleVersion) as error:
         # The user's text goes back into the form: nothing they typed is lost.
         current = _get_card(project, task.pk)
         stale = isinstance(error, services.StaleVersion)
         context = {
-            **_card_context(project, current),
-            "members": fragments.members(project),
-            "in_dialog": in_dialog,
+            **_detail_context(project, current, in_dialog=in_dialog),
             "posted": posted,
             "conflict": current if stale else None,
             "error": " ".join(error.messages) if isinstance(error, ValidationError) else str(error),
@@ -347,7 +359,7 @@ def card_update(request: HtmxHttpRequest, project: Project, task_id: int) -> Htt
     if not request.htmx:
         return redirect(task)
     task = _get_card(project, task.pk)
-    context = {**_card_context(project, task), "members": fragments.members(project), "in_dialog": in_dialog}
+    context = _detail_context(project, task, in_dialog=in_dialog)
     parts = [render_to_string("boards/card.html#detail", {**context, "saved": True})]
     if in_dialog:
         parts.append(fragments.part("card", context, oob=True))
@@ -398,7 +410,7 @@ def card_move(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpR
     except (Task.DoesNotExist, ValueError):
         raise Task.DoesNotExist("That card no longer exists: someone may have deleted it.") from None
     target = _move_target(project, current, request.POST)
-    task = services.move_task(project=project, task_id=current.pk, **target)
+    task = services.move_task(project=project, task_id=current.pk, actor=request.user, **target)
     if not request.htmx:
         return redirect(project)
     context = {**_card_context(project, task), "focus": request.POST.get("via") == "menu"}
@@ -418,17 +430,14 @@ def _where(request) -> str:
 
 def _detail(request, project: Project, task: Task) -> str:
     """The card's detail region, refreshed, for the dialog or page that shows it (ignored elsewhere)."""
-    context = {
-        **_card_context(project, task),
-        "members": fragments.members(project),
-        "in_dialog": _where(request) == "dialog",
-    }
-    return render_to_string("boards/card.html#detail", context)
+    return render_to_string(
+        "boards/card.html#detail", _detail_context(project, task, in_dialog=_where(request) == "dialog")
+    )
 
 
 @write_view
 def card_archive(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpResponse:
-    task = services.archive_task(project=project, task_id=task_id)
+    task = services.archive_task(project=project, task_id=task_id, actor=request.user)
     if not request.htmx:
         return redirect(project)
     task = _get_card(project, task.pk)
@@ -444,7 +453,7 @@ def card_archive(request: HtmxHttpRequest, project: Project, task_id: int) -> Ht
 
 @write_view
 def card_unarchive(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpResponse:
-    task = services.unarchive_task(project=project, task_id=task_id)
+    task = services.unarchive_task(project=project, task_id=task_id, actor=request.user)
     if not request.htmx:
         return redirect(project)
     task = _get_card(project, task.pk)
@@ -464,7 +473,7 @@ def card_unarchive(request: HtmxHttpRequest, project: Project, task_id: int) -> 
 
 @write_view
 def card_delete(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpResponse:
-    task = services.delete_task(project=project, task_id=task_id)
+    task = services.delete_task(project=project, task_id=task_id, actor=request.user)
     where = _where(request)
     if not request.htmx:
         return redirect("archived" if where == "archived" else "board", project.pk)
@@ -531,6 +540,7 @@ def column_update(request: HtmxHttpRequest, project: Project, status_id: int) ->
         category=request.POST.get("category", ""),
         wip_limit=request.POST.get("wip_limit", ""),
         wip_hard=request.POST.get("wip_hard") == "on",
+        actor=request.user,
     )
     return _columns_response(request, project)
 

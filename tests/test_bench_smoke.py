@@ -24,7 +24,7 @@ def test_every_measurement_runs_and_writes_results(tmp_path):
     assert len(by_name["first_task"].rows) == len(TINY.first_task)
     assert len(by_name["operations"].rows) == 4 * len(TINY.operations)
     assert len(by_name["board"].rows) == len(TINY.board)
-    assert len(by_name["home"].rows) == 2
+    assert len(by_name["home"].rows) == 4  # counts and whole page, ours and the baseline
     for name in ("concurrency", "serving"):
         for check in by_name[name].checks:
             if check.target.startswith(("0 errors", "0 drift")):

@@ -302,6 +302,7 @@ class TestAsgi:
             layer = getattr(layer, "application", None) or getattr(layer, "inner", None)
         assert chain == [OriginValidator, CookieMiddleware, SessionMiddleware, AuthMiddleware, URLRouter]
 
+    @pytest.mark.django_db  # channels closes old database connections when a socket ends
     def test_websocket_from_another_origin_is_refused(self):
         from asgiref.sync import async_to_sync
         from channels.testing import WebsocketCommunicator

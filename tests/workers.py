@@ -91,6 +91,22 @@ def hold_move(args: dict) -> dict:
     return {"state": "committed"}
 
 
+def hold_recategorise(args: dict) -> dict:
+    """Change a column's category inside a transaction and keep it open (the column locked)."""
+    from django.db import transaction
+
+    from boards import services
+    from boards.models import Project
+
+    project = Project.objects.get(pk=args["project_id"])
+    with transaction.atomic():
+        column = project.task_statuses.get(pk=args["status_id"])
+        services.update_column(project=project, status_id=column.pk, name=column.name, category=args["category"])
+        emit(state="held")
+        time.sleep(args.get("hold", 1.5))
+    return {"state": "committed"}
+
+
 def hold_create(args: dict) -> dict:
     """Create a task inside a transaction and keep it open (its bootstrap insert uncommitted)."""
     from django.db import transaction
@@ -206,7 +222,13 @@ def hammer(args: dict) -> dict:
     return {"done": dict(done), "expected": dict(expected), "unexpected": unexpected}
 
 
-SCENARIOS = {"hold_move": hold_move, "hold_create": hold_create, "first_tasks": first_tasks, "hammer": hammer}
+SCENARIOS = {
+    "hold_move": hold_move,
+    "hold_recategorise": hold_recategorise,
+    "hold_create": hold_create,
+    "first_tasks": first_tasks,
+    "hammer": hammer,
+}
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
 """No code outside boards/services.py writes tasks in bulk: update(), bulk_create() and
-bulk_update() fire no signals, so only a service that applies the delta itself may call them."""
+bulk_update() fire no signals, so only a service that applies the delta itself may call them.
+Nor may any code change column categories in bulk, for the same reason."""
 
 import ast
 import re
@@ -18,6 +19,21 @@ TASK_ATTRIBUTES = {"tasks", "assigned_tasks", "reported_tasks"}
 # counts are then written by bench.data.fill_aggregates: raw SQL is checked everywhere else.
 RAW_SQL_ALLOWED = {"bench"}
 RAW_TASK_WRITE = re.compile(r"\b(UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+\"?boards_task\b", re.IGNORECASE)
+
+
+def recategorises_columns(call: ast.Call) -> bool:
+    """TaskStatus update(category=…) / bulk_update(…, ["category"]): the counts of its cards would
+    stay in the old category (aggregates.signals moves them only on save())."""
+    receiver = call.func.value
+    on_columns = any(
+        (isinstance(n, ast.Name) and n.id == "TaskStatus")
+        or (isinstance(n, ast.Attribute) and n.attr == "task_statuses")
+        for n in ast.walk(receiver)
+    )
+    named = {k.arg for k in call.keywords} | {
+        n.value for a in call.args[1:] for n in ast.walk(a) if isinstance(n, ast.Constant)
+    }
+    return on_columns and "category" in named
 
 
 def mentions_tasks(node: ast.AST, task_vars: set[str]) -> bool:
@@ -54,6 +70,13 @@ def bulk_task_writes(source: str, filename: str = "<snippet>", *, raw_sql: bool 
             and mentions_tasks(node.func.value, task_vars)
         ):
             found.append(f"{filename}:{node.lineno} .{node.func.attr}() on tasks")
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in {"update", "bulk_update"}
+            and recategorises_columns(node)
+        ):
+            found.append(f"{filename}:{node.lineno} .{node.func.attr}() changes column categories")
         if (
             raw_sql
             and isinstance(node, ast.Constant)
@@ -102,6 +125,8 @@ def test_no_bulk_task_writes_outside_services():
         "apps.get_model('boards', 'Task').objects.update(title='x')",
         "cursor.execute('UPDATE boards_task SET archived_at = now()')",
         'cursor.execute("insert into boards_task (title) values (%s)", ["x"])',
+        "TaskStatus.objects.filter(project=p).update(category='done')",
+        "project.task_statuses.bulk_update(columns, ['name', 'category'])",
     ],
 )
 def test_scanner_catches(snippet):
@@ -112,6 +137,7 @@ def test_scanner_catches(snippet):
     "snippet",
     [
         "TaskStatus.objects.bulk_update(columns, ['position'])",
+        "TaskStatus.objects.filter(pk=1).update(name='x')",
         "TaskStatus.objects.bulk_create(columns)",
         "services.bulk_create_tasks(project=p, tasks=tasks)",
         "settings.update({'a': 1})",

@@ -5,10 +5,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from aggregates.counts import AGG_TABLE, CountDriftError, apply_deltas, derive_category
+from aggregates.counts import AGG_TABLE, CountDriftError, apply_deltas, derive_category, refresh_derived_status
 from aggregates.models import ProjectTaskStatusAgg
 from boards import services
-from boards.models import Category, Task, TaskStatus
+from boards.models import Category, Project, Task, TaskStatus
 from tests.factories import make_project
 from tests.helpers import DERIVED_RULES, assert_counts_exact
 
@@ -408,3 +408,12 @@ class TestAdminKeepsCountsExact:
         )
         assert ProjectTaskStatusAgg.objects.filter(pk=project.pk).exists()
         assert response.status_code in (200, 302)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rederiving_outside_a_transaction(project, columns, owner):
+    """The status refresh locks the counts row, so it opens a transaction when called without one."""
+    services.create_task(project=project, status_id=columns["review"].pk, title="t", reporter=owner)
+    Project.objects.filter(pk=project.pk).update(derived_status=None)
+    refresh_derived_status(project.pk)
+    assert_counts_exact(project)

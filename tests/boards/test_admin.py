@@ -4,8 +4,18 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from aggregates.models import ProjectTaskStatusAgg
+from aggregates.snapshots import take_daily_snapshots
 from boards import services
-from boards.models import Category, Membership, Project, Task, TaskStatus
+from boards.models import (
+    Category,
+    Membership,
+    Project,
+    ProjectDailySnapshot,
+    ProjectSequence,
+    Task,
+    TaskEvent,
+    TaskStatus,
+)
 from tests.factories import ApplicationFactory, MembershipFactory, UserFactory, make_project
 from tests.helpers import assert_counts_exact
 
@@ -13,7 +23,8 @@ pytestmark = pytest.mark.django_db
 
 
 def grow_to(rows: int) -> None:
-    """At least `rows` projects, memberships and tasks (and so rows todo columns and counts rows)."""
+    """At least `rows` projects, memberships and tasks (so as many todo columns, counts rows,
+    sequences and snapshots, and twice as many events)."""
     application = ApplicationFactory()
     while Project.objects.count() < rows:
         project = make_project(application)
@@ -24,6 +35,7 @@ def grow_to(rows: int) -> None:
         services.create_task(
             project=project, status_id=column.pk, title="Assigned", reporter=assignee, assignee=assignee
         )
+    take_daily_snapshots()
 
 
 def queries_for(client, url: str) -> int:
@@ -39,6 +51,9 @@ CHANGELISTS = [
     ("admin:boards_taskstatus_changelist", "?category__exact=todo", 1),
     ("admin:boards_membership_changelist", "", 1),
     ("admin:aggregates_projecttaskstatusagg_changelist", "", 1),
+    ("admin:boards_taskevent_changelist", "", 2),  # one "created" per card
+    ("admin:boards_projectsequence_changelist", "", 1),
+    ("admin:boards_projectdailysnapshot_changelist", "", 1),
 ]
 
 
@@ -147,6 +162,18 @@ class TestTaskAdmin:
         assert task.task_status_id == columns["todo"].pk
         assert_counts_exact(project, other)
 
+    def test_moving_a_card_to_another_project_keeps_both_counts(self, admin_client, application, project, columns):
+        other = make_project(application, name="Other", key="OTH")
+        task = services.create_task(project=project, status_id=columns["issue"].pk, title="Moving", reporter=None)
+        target = other.task_statuses.get(category=Category.REVIEW)
+        response = admin_client.post(
+            reverse("admin:boards_task_change", args=[task.pk]), task_form(other, target, title="Moving")
+        )
+        assert response.status_code == 302
+        assert ProjectTaskStatusAgg.objects.get(pk=project.pk).total_tasks == 0
+        assert ProjectTaskStatusAgg.objects.get(pk=other.pk).review_tasks == 1
+        assert_counts_exact(project, other)
+
     def test_delete_view_and_bulk_delete_keep_counts(self, admin_client, project, columns, owner):
         tasks = [
             services.create_task(project=project, status_id=columns["active"].pk, title=f"T{n}", reporter=owner)
@@ -233,6 +260,33 @@ class TestProjectAndAggregatesAdmin:
         project = Project.objects.get(key="ADM")
         assert project.task_statuses.count() == 5
         assert_counts_exact(project)
+
+    def test_project_with_history_is_deleted_in_the_admin(self, admin_client, project, columns, owner):
+        """Events, sequence, snapshots and counts are read-only on their own pages, yet go with their project."""
+        services.create_task(project=project, status_id=columns["todo"].pk, title="Logged", reporter=owner)
+        take_daily_snapshots()
+        url = reverse("admin:boards_project_delete", args=[project.pk])
+        page = admin_client.get(url)
+        assert page.status_code == 200
+        assert not page.context["perms_lacking"] and not page.context["protected"]
+        assert admin_client.post(url, {"post": "yes"}).status_code == 302
+        assert not Project.objects.filter(pk=project.pk).exists()
+        assert not TaskEvent.objects.exists()
+        assert not ProjectDailySnapshot.objects.exists()
+
+    @pytest.mark.parametrize("model", [TaskEvent, ProjectSequence, ProjectDailySnapshot])
+    def test_history_rows_are_read_only(self, admin_client, project, columns, owner, model):
+        services.create_task(project=project, status_id=columns["todo"].pk, title="Logged", reporter=owner)
+        take_daily_snapshots()
+        row = model.objects.get()
+        name = model._meta.model_name
+        change = reverse(f"admin:boards_{name}_change", args=[row.pk])
+        assert admin_client.get(change).status_code == 200
+        assert admin_client.post(change, {}).status_code == 403
+        assert admin_client.get(reverse(f"admin:boards_{name}_add")).status_code == 403
+        delete = reverse(f"admin:boards_{name}_delete", args=[row.pk])
+        assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+        assert model.objects.filter(pk=row.pk).exists()
 
     def test_aggregates_are_read_only(self, admin_client, project):
         change = reverse("admin:aggregates_projecttaskstatusagg_change", args=[project.pk])

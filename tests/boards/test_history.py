@@ -210,3 +210,19 @@ class TestConcurrentWriters:
         assert seqs == list(range(1, start + committed + 1))
         assert history.current_seq(project.pk) == start + committed
         assert_counts_exact(project)
+
+
+@pytest.mark.django_db
+class TestCardPageActivity:
+    def test_card_page_lists_history_newest_first(self, client, project, columns, ana):
+        task = services.create_task(project=project, status_id=columns["todo"].pk, title="One", reporter=ana)
+        client.force_login(ana)
+        response = client.post(
+            f"/projects/{project.pk}/cards/{task.pk}/move/", {"status_id": columns["active"].pk}, HTTP_HX_REQUEST="true"
+        )
+        assert response.status_code == 200, response.content[:300]
+        html = client.get(task.get_absolute_url()).content.decode()
+        moved = html.index("Ana moved this from Todo to In Progress")
+        assert moved < html.index("Ana created this in Todo")
+        dialog = client.get(task.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+        assert "Ana moved this from Todo to In Progress" in dialog

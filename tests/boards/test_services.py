@@ -211,3 +211,13 @@ class TestRanks:
         )
         assert order == [t.pk for t in target] + [c.pk for c in cards]
         assert_counts_exact(project)
+
+
+class TestEmptyBulkOperations:
+    def test_nothing_selected_changes_nothing(self, project, columns):
+        with CaptureQueriesContext(connection) as captured:
+            assert services.bulk_archive_tasks(project=project, task_ids=[]) == []
+            assert services.bulk_move_tasks(project=project, task_ids=[], status_id=columns["done"].pk) == []
+            assert services.bulk_create_tasks(project=project, tasks=[]) == 0
+        assert [q["sql"] for q in captured.captured_queries if q["sql"].startswith(("UPDATE", "INSERT"))] == []
+        assert_counts_exact(project)

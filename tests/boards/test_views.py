@@ -395,6 +395,13 @@ class TestCardDetailAndEdit:
         assert "<html" not in fragment and f'id="card-{task.pk}-detail"' in fragment
         assert 'method="dialog"' in fragment
 
+    def test_activity_names_who_did_what(self, editor_client, project, columns, task, editor):
+        editor_client.post(
+            reverse("card_move", args=[project.pk, task.pk]), {"status_id": columns["done"].pk}, headers=HX
+        )
+        html = editor_client.get(reverse("card", args=[project.pk, task.pk]), headers=HX).content.decode()
+        assert f"{editor.first_name} moved this from Todo to Done" in html
+
     def test_edit_title_description_assignee(self, owner_client, project, task, editor):
         response = owner_client.post(
             reverse("card_update", args=[project.pk, task.pk]),

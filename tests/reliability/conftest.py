@@ -122,7 +122,8 @@ def daphne(transactional_db, tmp_path):
     """Start daphne against the test database (so rows must be committed: transactional_db)."""
     started: list[Daphne] = []
 
-    def start(*, redis_url: str | None = None, port: int = DAPHNE_PORT, **env: str) -> Daphne:
+    def start(*, redis_url: str | None = None, port: int = DAPHNE_PORT, static: bool = False, **env: str) -> Daphne:
+        """static=True collects the static files first (with DEBUG off whitenoise serves only those)."""
         db = connection.settings_dict
         credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
         database_url = f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
@@ -130,6 +131,15 @@ def daphne(transactional_db, tmp_path):
         if redis_url is not None:
             extra["REDIS_URL"] = redis_url
             extra["REDIS_TEST_DB"] = "0"
+        if static:
+            extra["STATIC_ROOT"] = str(tmp_path / "static")
+            subprocess.run(
+                [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+                cwd=ROOT,
+                env=production_env(**extra),
+                check=True,
+                timeout=60,
+            )
         log_path = tmp_path / f"daphne-{port}.log"
         process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "tasktrack.asgi:application"],

@@ -322,3 +322,28 @@ class TestCsrf:
         assert client.post(url, {"title": "x"}, headers={**HX, "X-CSRFToken": stolen}).status_code == 403
         own = client.cookies["csrftoken"].value
         assert client.post(url, {"title": "x"}, headers={**HX, "X-CSRFToken": own}).status_code == 200
+
+
+class TestHistoryPages:
+    def test_other_workspaces_insights_and_exports_are_404(self, owner_client, project, foreign):
+        their_project, _, _ = foreign
+        for name in ("project_insights", "export_tasks", "export_events"):
+            assert owner_client.get(reverse(name, args=[their_project.pk])).status_code == 404, name
+            assert owner_client.get(reverse(name, args=[project.pk])).status_code == 200, name
+
+    @pytest.mark.parametrize("days", [HUGE, f"-{HUGE}", "nan", "inf", "1e309", "0", "x", "<script>alert(1)</script>"])
+    def test_insights_range_out_of_bounds_is_400_and_inert(self, owner_client, project, card, days):
+        response = owner_client.get(reverse("project_insights", args=[project.pk]), {"days": days})
+        assert response.status_code == 400
+        assert "<script>alert" not in response.content.decode()
+
+    def test_exported_formulas_are_neutralised(self, owner_client, project, columns, owner):
+        services.create_task(
+            project=project,
+            status_id=columns["todo"].pk,
+            title='=HYPERLINK("https://evil.example","x")',
+            reporter=owner,
+        )
+        response = owner_client.get(reverse("export_tasks", args=[project.pk]))
+        body = b"".join(response.streaming_content).decode()
+        assert ",=HYPERLINK" not in body and "'=HYPERLINK" in body

@@ -59,6 +59,9 @@ def actions_for(role: str, *, project, read_only, foreign, foreign_column, colum
         {"name": "negative id", "method": "GET", "url": "/projects/-1/", "allowed": {404}},
         {"name": "post to a page", "method": "POST", "url": board, "data": {}, "allowed": {405}},
         {"name": "login page", "method": "GET", "url": "/login/", "allowed": {302}},
+        {"name": "insights", "method": "GET", "url": f"{board}insights/", "allowed": ok_or_hidden},
+        {"name": "export", "method": "GET", "url": f"{board}export/tasks.csv", "allowed": ok_or_hidden},
+        {"name": "archived", "method": "GET", "url": f"{board}archived/", "allowed": ok_or_hidden},
         {
             "name": "admin add",
             "method": "POST",
@@ -162,7 +165,11 @@ def test_mixed_users_under_load(daphne):
     outsider_membership = MembershipFactory(role=Membership.Role.OWNER)
     roles["outsider"] = outsider_membership.user
     project = make_project(application, name="Busy")
-    read_only = make_project(application, name="Only looked at")
+    # Read-only for every member: a workspace where all three are viewers (roles are per workspace).
+    watched = ApplicationFactory()
+    for role in ("owner", "editor", "viewer"):
+        MembershipFactory(application=watched, user=roles[role], role=Membership.Role.VIEWER)
+    read_only = make_project(watched, name="Only looked at")
     foreign = make_project(outsider_membership.application, name="Someone else's")
     columns = list(project.task_statuses.values_list("pk", flat=True))
     foreign_column = foreign.task_statuses.values_list("pk", flat=True).first()

@@ -104,7 +104,9 @@ class TestContentSecurityPolicy:
             project=project, status_id=project.task_statuses.first().pk, title="Policy", reporter=owner
         )
         client.force_login(owner)
-        for url in ["/", project.get_absolute_url(), task.get_absolute_url()]:
+        pages = ["/", project.get_absolute_url(), task.get_absolute_url(), f"/projects/{project.pk}/archived/"]
+        pages += [f"/projects/{project.pk}/columns/", f"/projects/{project.pk}/insights/"]
+        for url in pages:
             response = client.get(url)
             assert response.status_code == 200, url
             assert_policy(response)
