@@ -13,7 +13,11 @@ from boards.models import Membership
 from tests.factories import MembershipFactory, UserFactory
 from tests.live_support import column_count, open_socket, receive_until, session_cookie
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("close_db_pool"),
+    pytest.mark.timeout(60),
+]
 
 
 def group_size(project_id: int) -> int:

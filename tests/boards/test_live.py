@@ -12,7 +12,11 @@ from boards.models import Task
 from tests.helpers import assert_counts_exact
 from tests.live_support import column_count, free_port, open_socket, receive_until, session_cookie
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("close_db_pool"),
+    pytest.mark.timeout(60),
+]
 
 DEAD_PORT = free_port(range(18590, 18600))
 HX = {"HX-Request": "true"}
