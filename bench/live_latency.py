@@ -241,6 +241,7 @@ def main():
 
     call_command("migrate", verbosity=0, interactive=False)
     board = make_board(watchers=10)
+    load_before = os.getloadavg()
     servers = [Daphne(PORT_BASE), Daphne(PORT_BASE + 1)]
     try:
         for server in servers:
@@ -259,6 +260,9 @@ def main():
             "moves": args.moves,
             "pause_between_moves_s": args.pause,
             "cpus": os.cpu_count(),
+            # The machine is shared: its load says how much of the latency is waiting for a CPU.
+            "load_average_1_5_15_before": [round(x, 2) for x in load_before],
+            "load_average_1_5_15_after": [round(x, 2) for x in os.getloadavg()],
         },
         **result,
         "note": (
