@@ -11,6 +11,7 @@ from boards import live, realtime, services
 from boards.models import Task
 from tests.helpers import assert_counts_exact
 from tests.live_support import column_count, free_port, open_socket, receive_until, session_cookie
+from tests.reliability.conftest import OwnRedis
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -22,15 +23,22 @@ DEAD_PORT = free_port(range(18590, 18600))
 HX = {"HX-Request": "true"}
 
 
-def dead_redis():
-    url = f"redis://127.0.0.1:{DEAD_PORT}/0"
+def redis_at(url: str):
+    """Live push, presence, locks and rate limit on the Redis at `url` (the project's layer)."""
     layer = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": url, "socket_connect_timeout": 0.3, "socket_timeout": 10}]},
+            "BACKEND": "tasktrack.channel_layer.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": url, "socket_connect_timeout": 0.3, "socket_timeout": 0.5}],
+                "receive_timeout": 0.25,
+            },
         }
     }
     return override_settings(REDIS_URL=url, CHANNEL_LAYERS=layer)
+
+
+def dead_redis():
+    return redis_at(f"redis://127.0.0.1:{DEAD_PORT}/0")
 
 
 class TestRender:
@@ -105,6 +113,38 @@ class TestDeadRedis:
         assert first.status_code == 200
         assert second.status_code == 409
         assert Task.objects.get(pk=task.pk).title == "Owner's"
+
+
+class TestRedisRestart:
+    def test_live_push_resumes_within_seconds_of_redis_coming_back(self, project, columns, editor, owner, caplog):
+        redis = OwnRedis(free_port(range(18595, 18599)))
+        redis.start()
+        task = services.create_task(project=project, status_id=columns["todo"].pk, title="Restart", reporter=editor)
+        cookie = session_cookie(owner)
+        try:
+            with redis_at(redis.url), caplog.at_level(logging.WARNING):
+                redis.stop()
+                services.move_task(project=project, task_id=task.pk, status_id=columns["active"].pk)
+                assert live.flush(timeout=10)
+                assert any("live broadcast" in record.getMessage() for record in caplog.records)
+                redis.start()
+                back = time.monotonic()
+
+                async def scenario():
+                    socket, _ = await open_socket(project.pk, cookie=cookie)
+                    await receive_until(socket, "hello")
+                    await sync_to_async(services.move_task)(
+                        project=project, task_id=task.pk, status_id=columns["done"].pk
+                    )
+                    html = await receive_until(socket, 'data-kind="change"')
+                    await socket.disconnect()
+                    return html
+
+                html = async_to_sync(scenario)()
+                assert time.monotonic() - back < 5  # no restart of anything, no waiting for a retry
+                assert column_count(html, columns["done"].pk) == 1
+        finally:
+            redis.stop()
 
 
 class TestEditLock:
