@@ -1,9 +1,10 @@
 """Live boards: what a committed change sends to the other people looking at the board.
 
-Services call publish_on_commit() inside their transaction, after the write. It reads the
-board's sequence number there (so each event carries its own), and on commit renders the HTML
-fragments other viewers need (the card in its new place or removed, the counts of the columns it
-touched, the project's progress and status) and hands them to publish().
+Services call publish_on_commit() inside their transaction, after the write and its history
+record, whose sequence numbers the event carries. On commit it renders the HTML fragments other
+viewers need (the card in its new place or removed, the counts of the columns it touched, the
+project's progress and status) with the board page's own partials and hands them to publish().
+The page that made the change (its client id comes with the request) gets only the numbers.
 
 publish() is fire and forget: the message goes to the channel layer from a background thread,
 each send bounded by SEND_TIMEOUT; a failure is logged and never reaches the request.
