@@ -22,7 +22,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
 from django.template.loader import render_to_string
 
-from boards import history
+from boards import history, realtime
 from boards.models import Project, Task
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,19 @@ origin_client: ContextVar[str | None] = ContextVar("origin_client", default=None
 
 def group_name(project_id: int) -> str:
     return f"board.{project_id}"
+
+
+def watched(project_id: int) -> bool:
+    """Whether any socket is in the board's group. Most writes go to boards nobody has open, and
+    rendering their fragments would cost a write several queries for no one."""
+    layer = get_channel_layer()
+    group = group_name(project_id)
+    if isinstance(layer, InMemoryChannelLayer):
+        return bool(layer.groups.get(group))
+    group_key = getattr(layer, "_group_key", None)  # channels-redis names its group sorted sets
+    if group_key is None:
+        return True
+    return realtime.group_size(group_key(group).decode()) > 0
 
 
 def clean_client_id(value) -> str | None:
@@ -175,6 +188,8 @@ def publish_on_commit(
         resync = True
 
     def send():
+        if not watched(project_id):
+            return  # nobody to tell: a page that opens later asks for the board as it is
         try:
             html = render_change(
                 project_id=project_id,
