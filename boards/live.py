@@ -18,7 +18,8 @@ import threading
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
 from django.db import transaction
 from django.template.loader import render_to_string
 
@@ -112,9 +113,23 @@ class _Sender:
 _sender = _Sender()
 
 
-async def _send(group: str, message: dict) -> None:
+_own_layer: tuple = (None, None)  # (the shared layer it was made for, the sender's own instance)
+
+
+def _sender_layer():
+    """The sender thread's own layer instance, with the shared one's settings. channels-redis
+    keeps a pool per event loop in each instance, and flush() on the shared one would close this
+    thread's connections from another loop."""
+    global _own_layer
+    shared = get_channel_layer()
+    if _own_layer[0] is not shared:
+        _own_layer = (shared, channel_layers.make_backend(DEFAULT_CHANNEL_LAYER))
+    return _own_layer[1]
+
+
+async def _send(group: str, message: dict, layer=None) -> None:
     try:
-        await asyncio.wait_for(get_channel_layer().group_send(group, message), SEND_TIMEOUT)
+        await asyncio.wait_for((layer or _sender_layer()).group_send(group, message), SEND_TIMEOUT)
     except Exception:  # noqa: BLE001 - a broadcast failure never reaches the writer
         if not _sender.failing:
             log.warning("live broadcast to %s failed; carrying on without live push", group, exc_info=True)
@@ -155,7 +170,7 @@ def publish(
             # async_to_sync reaches from a request thread.
             from asgiref.sync import async_to_sync
 
-            async_to_sync(_send)(group, message)
+            async_to_sync(_send)(group, message, layer)
         else:
             _sender.submit(group, message)
     except Exception:  # noqa: BLE001
