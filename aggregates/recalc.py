@@ -24,13 +24,17 @@ def each(template: str, sep: str = ", ") -> str:
 
 
 # Live tasks per project and category for one batch of project ids (parameter: the id array).
+# Counted per column first, straight from the task_board_live index in its order, then summed
+# per category: the join to the columns sees one row per column, not one per task.
 COUNTS_SQL = (
-    "SELECT t.project_id, "
+    "SELECT pc.project_id, "
     + ", ".join(
-        f"count(*) FILTER (WHERE s.category = '{category}') AS {name}" for category, name in COUNT_FIELDS.items()
+        f"coalesce(sum(pc.n) FILTER (WHERE s.category = '{category}'), 0)::int AS {name}"
+        for category, name in COUNT_FIELDS.items()
     )
-    + " FROM boards_task t JOIN boards_taskstatus s ON s.id = t.task_status_id"
-    " WHERE t.archived_at IS NULL AND t.project_id = ANY(%(ids)s) GROUP BY t.project_id"
+    + " FROM (SELECT project_id, task_status_id, count(*) AS n FROM boards_task"
+    " WHERE archived_at IS NULL AND project_id = ANY(%(ids)s) GROUP BY project_id, task_status_id) pc"
+    " JOIN boards_taskstatus s ON s.id = pc.task_status_id GROUP BY pc.project_id"
 )
 
 
@@ -110,49 +114,66 @@ def rebuild(
     """Recount the given projects' rows and derived statuses; one transaction per batch."""
     result = RebuildResult()
     for batch in batches(ids, batch_size):
-        with transaction.atomic():
-            _rebuild_batch(batch, result)
+        # First the read-only comparison: counts and rows come from one snapshot, so a writer in
+        # flight is invisible to both and a difference is real. Only those projects are
+        # rewritten, under lock; an exact batch costs one query and locks nothing.
+        drifts = _check_batch(batch)
+        if drifts:
+            with transaction.atomic():
+                _rebuild_batch(drifts, result)
         result.projects += len(batch)
         if on_batch:
             on_batch(len(batch))
     return result
 
 
-def _rebuild_batch(ids: list[int], result: RebuildResult) -> None:
-    params = {"ids": ids}
+def _rebuild_batch(drifts: list[Drift], result: RebuildResult) -> None:
+    """Recount and rewrite these projects' rows and derived statuses. Call inside atomic()."""
+    missing = [drift for drift in drifts if drift.stored is None]
+    created: list[int] = []
     with connection.cursor() as cursor:
-        # Missing rows first, as zeros, so that every row of the batch can be locked: a writer
-        # holding a row commits before we count, a writer after us adds its delta to our count.
-        cursor.execute(
-            f"INSERT INTO {AGG} (project_id, total_tasks, {each('{n}')}, updated_at) "
-            f"SELECT p.id, 0, {each('0')}, now() FROM boards_project p WHERE p.id = ANY(%(ids)s) "
-            f"AND NOT EXISTS (SELECT 1 FROM {AGG} a WHERE a.project_id = p.id) "
-            "ORDER BY p.id ON CONFLICT (project_id) DO NOTHING RETURNING project_id",
-            params,
-        )
-        created = sorted(row[0] for row in cursor.fetchall())
-        cursor.execute(
-            f"SELECT project_id FROM {AGG} WHERE project_id = ANY(%(ids)s) ORDER BY project_id FOR UPDATE", params
-        )
-        cursor.execute(
-            f"WITH c AS ({COUNTS_SQL}), e AS (SELECT a.project_id, {each('coalesce(c.{n}, 0) AS {n}')} "
-            f"FROM {AGG} a LEFT JOIN c ON c.project_id = a.project_id WHERE a.project_id = ANY(%(ids)s)) "
-            f"UPDATE {AGG} a SET total_tasks = {each('e.{n}', ' + ')}, {each('{n} = e.{n}')}, updated_at = now() "
-            f"FROM e WHERE a.project_id = e.project_id AND ({each('a.{n}')}) IS DISTINCT FROM ({each('e.{n}')}) "
-            "RETURNING a.project_id",
-            params,
-        )
-        fixed = sorted({row[0] for row in cursor.fetchall()} - set(created))
+        if missing:
+            # Inserted with the counts of the comparison's snapshot. A row missing there has no
+            # writer's delta pending: any writer since then created the row first (its insert
+            # makes ours conflict and wait) or will find ours and add its delta to it.
+            columns = [[drift.project_id for drift in missing]] + [
+                [drift.expected[category] for drift in missing] for category in COUNT_FIELDS
+            ]
+            casts = ", ".join(["%s::bigint[]"] + ["%s::int[]"] * len(COUNT_FIELDS))
+            cursor.execute(
+                f"INSERT INTO {AGG} (project_id, {each('{n}')}, total_tasks, updated_at) "
+                f"SELECT *, {each('{n}', ' + ')}, now() FROM unnest({casts}) AS m(project_id, {each('{n}')}) "
+                "ORDER BY project_id ON CONFLICT (project_id) DO NOTHING RETURNING project_id",
+                columns,
+            )
+            created = sorted(row[0] for row in cursor.fetchall())
+        # Rows that exist (or that a writer created meanwhile) are locked before the recount: a
+        # writer holding one commits first and is counted, one after us adds its delta to ours.
+        wrong = sorted({drift.project_id for drift in drifts if drift.stored not in (None, drift.expected)})
+        wrong += sorted({drift.project_id for drift in missing} - set(created))
+        if wrong:
+            params = {"ids": wrong}
+            cursor.execute(
+                f"SELECT project_id FROM {AGG} WHERE project_id = ANY(%(ids)s) ORDER BY project_id FOR UPDATE", params
+            )
+            cursor.execute(
+                f"WITH c AS ({COUNTS_SQL}), e AS (SELECT a.project_id, {each('coalesce(c.{n}, 0) AS {n}')} "
+                f"FROM {AGG} a LEFT JOIN c ON c.project_id = a.project_id WHERE a.project_id = ANY(%(ids)s)) "
+                f"UPDATE {AGG} a SET total_tasks = {each('e.{n}', ' + ')}, {each('{n} = e.{n}')}, "
+                "updated_at = now() FROM e WHERE a.project_id = e.project_id "
+                f"AND ({each('a.{n}')}) IS DISTINCT FROM ({each('e.{n}')}) RETURNING a.project_id",
+                params,
+            )
+            result.fixed += sorted(row[0] for row in cursor.fetchall())
         cursor.execute(
             f"UPDATE boards_project p SET derived_status_id = x.status_id FROM ("
             f"SELECT a.project_id, {first_column_sql('a', 'a.project_id')} AS status_id "
             f"FROM {AGG} a WHERE a.project_id = ANY(%(ids)s)) x "
             "WHERE p.id = x.project_id AND p.derived_status_id IS DISTINCT FROM x.status_id",
-            params,
+            {"ids": [drift.project_id for drift in drifts]},
         )
         result.statuses_fixed += cursor.rowcount
     result.created += created
-    result.fixed += fixed
     if created:
         # A bootstrap key of a row we created must not outlive this commit (see counts.bootstrap).
         keys = [counts.INIT_KEY.format(project_id=pk) for pk in created]

@@ -49,9 +49,10 @@ def _fetchone(sql: str, params: list):
 def stored_state(task_id: int, *, new_column: int | None = None):
     """The stored state of a task, locked, or None when its row is gone.
 
-    Returns (before, project_id, has_row, new_category): `before` is the stored (project,
-    category), None when archived; `project_id` its stored project and `has_row` whether that
-    has a counts row; `new_category` the category of `new_column`, share-locked too.
+    Returns (before, project_id, has_row, new_category, category, live): `before` is the stored
+    (project, category), None when archived; `project_id` its stored project and `has_row`
+    whether that has a counts row; `new_category` the category of `new_column`, share-locked
+    too; `category` and `live` the stored column's category and whether the task is live.
     """
     target = "JOIN boards_taskstatus ns ON ns.id = %s" if new_column else ""
     # The task is locked in a CTE of its own: locked through a join, a row that a concurrent
@@ -70,7 +71,7 @@ def stored_state(task_id: int, *, new_column: int | None = None):
     if row is None:
         return None
     project_id, live, category, has_row, new_category = row
-    return ((project_id, category) if live else None), project_id, has_row, new_category
+    return ((project_id, category) if live else None), project_id, has_row, new_category, category, live
 
 
 def column_category(status_id: int) -> tuple[str, bool]:
@@ -93,6 +94,7 @@ def task_pre_save(sender, instance: Task, raw=False, update_fields=None, **kwarg
     found = None
     if not instance._state.adding and instance.pk is not None:
         found = stored_state(instance.pk, new_column=instance.task_status_id)
+    project_id, live = instance.project_id, instance.archived_at is None
     # Bootstrap before the write, so the recount does not see it and the delta is applied once.
     if found is None:  # a new task, or one deleted under us that save() will insert again
         before = None
@@ -100,13 +102,23 @@ def task_pre_save(sender, instance: Task, raw=False, update_fields=None, **kwarg
         if not has_row:
             counts.bootstrap(instance.project_id)
     else:
-        before, stored_project, has_row, category = found
+        before, stored_project, has_row, category, stored_category, stored_live = found
+        if update_fields is not None:
+            # A counted field the save does not write keeps its stored value, whatever the
+            # instance holds.
+            written = set(update_fields)
+            if not written & {"project", "project_id"}:
+                project_id = stored_project
+            if not written & {"task_status", "task_status_id"}:
+                category = stored_category
+            if "archived_at" not in written:
+                live = stored_live
         if not has_row:
             counts.bootstrap(stored_project)
-        if instance.project_id != stored_project:
-            counts.ensure_row(instance.project_id)
+        if project_id != stored_project:
+            counts.ensure_row(project_id)
     instance._agg_before = before
-    instance._agg_after = (instance.project_id, category) if instance.archived_at is None else None
+    instance._agg_after = (project_id, category) if live else None
 
 
 def task_post_save(sender, instance: Task, raw=False, **kwargs):
@@ -131,7 +143,7 @@ def task_pre_delete(sender, instance: Task, origin=None, **kwargs):
     if found is None:
         instance._agg_before = None
         return
-    before, project_id, has_row, _ = found
+    before, project_id, has_row, *_ = found
     if not has_row:
         counts.bootstrap(project_id)
     instance._agg_before = before

@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Count
-from django.db.models.deletion import RestrictedError
+from django.http import HttpResponseRedirect
 
 from boards import services
 from boards.models import (
@@ -14,6 +15,19 @@ from boards.models import (
     TaskEvent,
     TaskStatus,
 )
+
+
+class OperationAdmin(admin.ModelAdmin):
+    """Saves go through boards.services; a refusal there (a full column, a card deleted
+    meanwhile) rolls the whole save back and comes back as a message, not a 500."""
+
+    def changeform_view(self, request, *args, **kwargs):
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except (ValidationError, services.Conflict, Task.DoesNotExist) as error:
+            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+            self.message_user(request, f"Nothing was saved: {text}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 class MembershipInline(admin.TabularInline):
@@ -48,7 +62,7 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(TaskStatus)
-class TaskStatusAdmin(admin.ModelAdmin):
+class TaskStatusAdmin(OperationAdmin):
     list_display = ["name", "project", "category", "position", "wip_limit", "wip_hard"]
     list_filter = ["category", "project"]
     list_select_related = ["project"]
@@ -58,6 +72,23 @@ class TaskStatusAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # A column never changes project: its cards would be left on the other board.
         return ["project"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        """Name, category and WIP limit through the column operation: history and live push follow."""
+        if change and {"name", "category", "wip_limit", "wip_hard"} & set(form.changed_data):
+            services.update_column(
+                project=obj.project,
+                status_id=obj.pk,
+                name=obj.name,
+                category=obj.category,
+                wip_limit=obj.wip_limit,
+                wip_hard=obj.wip_hard,
+                actor=request.user,
+            )
+            if "position" in form.changed_data:
+                obj.save(update_fields=["position"])
+        else:
+            obj.save()
 
     def get_deleted_objects(self, objs, request):
         # A column that still holds cards is refused before Django collects them (a busy column
@@ -99,7 +130,7 @@ class TaskStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(OperationAdmin):
     list_display = ["title", "project", "task_status", "assignee", "reporter", "archived_at", "updated_at"]
     list_filter = [
         "project",
@@ -115,12 +146,33 @@ class TaskAdmin(admin.ModelAdmin):
     actions = ["archive_selected"]
     show_full_result_count = False
 
+    def get_readonly_fields(self, request, obj=None):
+        # A card never changes project; its column is chosen among its project's.
+        return [*self.readonly_fields, "project"] if obj else self.readonly_fields
+
     def save_model(self, request, obj, form, change):
-        # Through Task.save(), so the signal handlers keep the counts exact; a new version makes
-        # an edit open on a board at the same time stale.
-        if change:
-            obj.version += 1
-        obj.save()
+        """Through the task operations, like every other write: counts, history and live push follow."""
+        with transaction.atomic():
+            if change:
+                _save_changes(obj, set(form.changed_data), actor=request.user)
+            else:
+                task = services.create_task(
+                    project=obj.project,
+                    status_id=obj.task_status_id,
+                    title=obj.title,
+                    reporter=obj.reporter,
+                    description=obj.description,
+                    assignee=obj.assignee,
+                    actor=request.user,
+                )
+                if obj.archived_at:
+                    services.archive_task(project=obj.project, task_id=task.pk, actor=request.user)
+                obj.pk = task.pk
+                obj._state.adding = False
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        services.delete_task(project=obj.project, task_id=obj.pk, actor=request.user)
 
     @admin.action(description="Archive selected cards")
     def archive_selected(self, request, queryset):
@@ -133,10 +185,9 @@ class TaskAdmin(admin.ModelAdmin):
         self.message_user(request, f"Archived {archived} card(s).", messages.SUCCESS)
 
     def delete_queryset(self, request, queryset):
-        try:
-            super().delete_queryset(request, queryset)
-        except RestrictedError as error:
-            self.message_user(request, str(error), messages.ERROR)
+        with transaction.atomic():
+            for task in queryset.select_related("project"):
+                self.delete_model(request, task)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -180,3 +231,22 @@ class ProjectDailySnapshotAdmin(ReadOnlyAdmin):
     list_filter = ["project", "date"]
     list_select_related = ["project"]
     search_fields = ["project__name", "project__key"]
+
+
+def _save_changes(task: Task, changed: set[str], *, actor) -> None:
+    """Apply an admin change form's edits one operation at a time. Call inside atomic()."""
+    project = task.project
+    edits = {field: getattr(task, field) for field in ("title", "description", "assignee") if field in changed}
+    if edits:
+        version = Task.objects.values_list("version", flat=True).get(pk=task.pk)
+        services.update_task(project=project, task_id=task.pk, version=version, actor=actor, **edits)
+    if "task_status" in changed:
+        services.move_task(project=project, task_id=task.pk, status_id=task.task_status_id, actor=actor)
+    if "archived_at" in changed:
+        if task.archived_at:
+            services.archive_task(project=project, task_id=task.pk, actor=actor)
+        else:
+            services.unarchive_task(project=project, task_id=task.pk, actor=actor)
+    plain = [field for field in ("reporter", "position") if field in changed]
+    if plain:  # nothing counted, nothing a board shows live
+        task.save(update_fields=plain)

@@ -86,8 +86,9 @@ def _mark_arrivals(pairs: Sequence[tuple[TaskEvent, Task]]) -> None:
     with one query for all of them (an indexed read; no query when there are none).
     """
     arrivals = [(event, task) for event, task in pairs if _arrives_done(event)]
-    for event, _ in arrivals:
+    for event, task in arrivals:
         event.starts_now = event.from_category in (None, Category.TODO)
+        event.task_created_at = task.created_at
     earlier = [task.pk for event, task in arrivals if not event.starts_now]
     if not earlier:
         return

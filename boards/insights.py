@@ -5,8 +5,9 @@ diagram reads the daily snapshots and fills the missing days from the event log;
 cycle time and throughput come from one grouped query over the log; ages from one over the tasks.
 
 Definitions (the page repeats them):
-- a card is *done* when it entered a done column from a column of another category and is still
-  in a done column; it went back and came again: the last arrival counts;
+- a card is *done* when it entered a done column from a column of another category and has not
+  moved out of done since; it went back and came again: the last arrival counts (a done column
+  recategorised later does not undo it: the log has no per-card departure for that);
 - lead time: from the card's creation to that arrival; cycle time: from its first arrival in a
   column past todo (active, review, issue or done) to that arrival;
 - throughput: cards done per week (Monday to Sunday); age: how long an open card (live, not
@@ -128,32 +129,41 @@ class FlowMetrics:
 _FLOW_SQL = """
 WITH arrivals AS (
     -- The last arrival in done of each card that arrived in the range (the range ends now).
-    SELECT DISTINCT ON (e.task_id) e.task_id, e.at AS done_at, e.started_at
+    SELECT DISTINCT ON (e.task_id) e.task_id, e.seq, e.at AS done_at, e.started_at, e.task_created_at
     FROM boards_taskevent e
     WHERE e.project_id = %(project)s AND e.to_category = 'done' AND e.at >= %(since)s
       AND e.from_category IS DISTINCT FROM 'done' AND e.kind IN ('created', 'moved') AND e.task_id IS NOT NULL
     ORDER BY e.task_id, e.seq DESC
+), departures AS (
+    -- Cards that left done after arriving: they are not done any more (a deleted card has no id).
+    SELECT e.task_id, max(e.seq) AS seq
+    FROM boards_taskevent e
+    WHERE e.project_id = %(project)s AND e.from_category = 'done' AND e.at >= %(since)s
+      AND e.to_category IS DISTINCT FROM 'done' AND e.kind = 'moved' AND e.task_id IS NOT NULL
+    GROUP BY e.task_id
 ), done AS (
     SELECT a.done_at,
-           extract(epoch FROM a.done_at - t.created_at) / 86400.0 AS lead_days,
+           extract(epoch FROM a.done_at - a.task_created_at) / 86400.0 AS lead_days,
            extract(epoch FROM a.done_at - a.started_at) / 86400.0 AS cycle_days
-    FROM arrivals a
-    -- One primary-key read per arrival: the cost follows the range, not the project's size.
-    CROSS JOIN LATERAL (SELECT t.created_at, t.task_status_id FROM boards_task t WHERE t.id = a.task_id LIMIT 1) t
-    WHERE t.task_status_id IN (SELECT id FROM boards_taskstatus WHERE project_id = %(project)s AND category = 'done')
-)
-SELECT GROUPING(week, lead_bucket, cycle_bucket), week, lead_bucket, cycle_bucket, count(*),
-       percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY lead_days),
-       percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY cycle_days),
-       count(cycle_days)
-FROM (
+    FROM arrivals a LEFT JOIN departures d ON d.task_id = a.task_id
+    WHERE d.seq IS NULL OR d.seq < a.seq
+), rows AS (
     SELECT lead_days, cycle_days,
            date_trunc('week', done_at AT TIME ZONE %(tz)s)::date AS week,
            width_bucket(greatest(lead_days, 0), %(edges)s::float8[]) AS lead_bucket,
            width_bucket(greatest(cycle_days, 0), %(edges)s::float8[]) AS cycle_bucket
     FROM done
-) d
-GROUP BY GROUPING SETS ((), (week), (lead_bucket), (cycle_bucket))
+)
+-- The percentiles once over all rows; the per-week and per-bucket counts by hashing.
+SELECT 'total', NULL::date, NULL::int, count(*),
+       percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY lead_days),
+       percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY cycle_days),
+       count(cycle_days)
+FROM rows
+UNION ALL SELECT 'week', week, NULL, count(*), NULL, NULL, NULL FROM rows GROUP BY week
+UNION ALL SELECT 'lead', NULL, lead_bucket, count(*), NULL, NULL, NULL FROM rows GROUP BY lead_bucket
+UNION ALL SELECT 'cycle', NULL, cycle_bucket, count(*), NULL, NULL, NULL FROM rows
+    WHERE cycle_bucket IS NOT NULL GROUP BY cycle_bucket
 """
 
 
@@ -173,19 +183,19 @@ def flow_metrics(project: Project, days: int, *, now: dt.datetime | None = None)
             _FLOW_SQL,
             {"project": project.pk, "since": since, "tz": timezone.get_current_timezone_name(), "edges": BUCKET_EDGES},
         )
-        for grouping, week, lead_bucket, cycle_bucket, n, lead_p, cycle_p, cycle_n in cursor.fetchall():
-            if grouping == 0b111:  # the grand total
+        for part, week, bucket, n, lead_p, cycle_p, cycle_n in cursor.fetchall():
+            if part == "total":
                 lead.count, cycle.count = n, cycle_n
                 if n:
                     lead.median_days, lead.p85_days = lead_p
                 if cycle_n:
                     cycle.median_days, cycle.p85_days = cycle_p
-            elif grouping == 0b011:
+            elif part == "week":
                 per_week[week] = n
-            elif grouping == 0b101:
-                lead.buckets[lead_bucket] += n
-            elif grouping == 0b110 and cycle_bucket is not None:
-                cycle.buckets[cycle_bucket] += n
+            elif part == "lead":
+                lead.buckets[bucket] += n
+            else:
+                cycle.buckets[bucket] += n
     first_monday = since.date() - dt.timedelta(days=since.date().weekday())
     weeks = []
     week = first_monday
@@ -196,19 +206,17 @@ def flow_metrics(project: Project, days: int, *, now: dt.datetime | None = None)
 
 
 _AGE_SQL = """
-SELECT GROUPING(bucket), bucket, count(*), percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY age_days)
-FROM (
-    SELECT age_days, width_bucket(greatest(age_days, 0), %(edges)s::float8[]) AS bucket
-    FROM (
-        SELECT extract(epoch FROM %(now)s - t.created_at) / 86400.0 AS age_days
-        FROM boards_task t
-        WHERE t.project_id = %(project)s AND t.archived_at IS NULL
-          AND t.task_status_id IN (
-              SELECT id FROM boards_taskstatus WHERE project_id = %(project)s AND category <> 'done'
-          )
-    ) open_cards
-) d
-GROUP BY GROUPING SETS ((), (bucket))
+WITH ages AS (
+    SELECT extract(epoch FROM %(now)s - t.created_at) / 86400.0 AS age_days
+    FROM boards_task t
+    WHERE t.project_id = %(project)s AND t.archived_at IS NULL
+      AND t.task_status_id IN (
+          SELECT id FROM boards_taskstatus WHERE project_id = %(project)s AND category <> 'done'
+      )
+)
+SELECT NULL::int, count(*), percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY age_days) FROM ages
+UNION ALL
+SELECT width_bucket(greatest(age_days, 0), %(edges)s::float8[]), count(*), NULL FROM ages GROUP BY 1
 """
 
 
@@ -219,8 +227,8 @@ def open_ages(project: Project, *, now: dt.datetime | None = None) -> Distributi
     ages = Distribution()
     with connection.cursor() as cursor:
         cursor.execute(_AGE_SQL, {"project": project.pk, "now": now or timezone.now(), "edges": BUCKET_EDGES})
-        for grouping, bucket, n, percentiles in cursor.fetchall():
-            if grouping:
+        for bucket, n, percentiles in cursor.fetchall():
+            if bucket is None:
                 ages.count = n
                 if n:
                     ages.median_days, ages.p85_days = percentiles

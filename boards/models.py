@@ -313,8 +313,10 @@ class TaskEvent(models.Model):
     from_category = models.CharField(max_length=10, choices=Category.choices, null=True)
     to_category = models.CharField(max_length=10, choices=Category.choices, null=True)
     task_count = models.PositiveIntegerField(default=1)
-    # On an arrival in done: when the card first went past todo (cycle time without a lookup).
+    # On an arrival in done: when the card first went past todo, and when it was created (lead
+    # and cycle time read the arrivals alone, without a lookup per card).
     started_at = models.DateTimeField(null=True, blank=True)
+    task_created_at = models.DateTimeField(null=True, blank=True)
     data = models.JSONField(default=dict)
 
     class Meta:
@@ -325,6 +327,8 @@ class TaskEvent(models.Model):
             models.Index(fields=["project", "at"], name="taskevent_project_at"),
             # Arrivals in done, for lead and cycle time over a range.
             models.Index(fields=["project", "at"], condition=Q(to_category="done"), name="taskevent_done_at"),
+            # Departures from done: a card that left is not done any more.
+            models.Index(fields=["project", "at"], condition=Q(from_category="done"), name="taskevent_left_done_at"),
         ]
 
     def __str__(self):

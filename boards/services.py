@@ -81,7 +81,7 @@ def _locked_task(project: Project, task_id) -> Task:
     gone = Task.DoesNotExist("That card no longer exists: someone may have deleted it.")
     try:
         locked = Task.objects.select_for_update(of=("self",)).filter(pk=int(task_id), project_id=project.pk)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise gone from None
     task = locked.select_related("task_status").first()
     # When a concurrent move commits while we wait for the lock, PostgreSQL rechecks the join

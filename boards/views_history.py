@@ -4,16 +4,19 @@ import csv
 import json
 
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from boards import insights
+from boards import history, insights
 from boards.access import get_project_for
 from boards.models import Task, TaskEvent
 
 CHUNK = 2000
+METRICS_KEY = "insights:{project_id}:{days}:{seq}:{today}"
+METRICS_TTL = 300  # ages grow with time: at most five minutes old
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -28,9 +31,20 @@ def project_insights(request: HttpRequest, project_id: int) -> HttpResponse:
         context["error"] = str(error)
         return render(request, "boards/insights.html", context, status=400)
     now = timezone.now()
-    points = insights.cumulative_flow(project, days, today=timezone.localdate(now))
-    flow = insights.flow_metrics(project, days, now=now)
-    ages = insights.open_ages(project, now=now)
+    today = timezone.localdate(now)
+    points = insights.cumulative_flow(project, days, today=today)
+    # The metrics change only with a new event (or, for ages, with time): keyed by the project's
+    # sequence number, a repeat view reads them from the cache. Redis down: computed every time.
+    key = METRICS_KEY.format(project_id=project.pk, days=days, seq=history.current_seq(project.pk), today=today)
+    metrics = cache.get(key)
+    if metrics is None:
+        metrics = (
+            insights.flow_metrics(project, days, now=now),
+            insights.open_ages(project, now=now),
+            insights.oldest_open(project),
+        )
+        cache.set(key, metrics, METRICS_TTL)
+    flow, ages, oldest = metrics
     context.update(days=days, flow_chart=insights.flow_chart(points), flow=flow, ages=ages)
     if flow is not None:
         labels = insights.BUCKET_LABELS
@@ -41,7 +55,7 @@ def project_insights(request: HttpRequest, project_id: int) -> HttpResponse:
                 [week.strftime("%b %-d") for week, _ in flow.weeks], [n for _, n in flow.weeks], color="#4caf7a"
             ),
             age_chart=insights.bar_chart(labels, ages.buckets, color="#d98c3f"),
-            oldest=insights.oldest_open(project),
+            oldest=oldest,
         )
     return render(request, "boards/insights.html", context)
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 import redis
-from channels.layers import get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers
 from django.conf import settings
 from django_redis.cache import RedisCache
 
@@ -229,7 +230,8 @@ class TestRedisTimeouts:
         idle = 3 * settings.REDIS_SOCKET_TIMEOUT
 
         async def scenario():
-            layer = get_channel_layer()
+            # A layer of its own: the shared one holds connections of other tests' event loops.
+            layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
             channel = await layer.new_channel()
 
             async def send_later():

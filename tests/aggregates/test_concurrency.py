@@ -151,6 +151,7 @@ def test_hammering_the_same_tasks(project, columns, owner, start_file):
             status_ids=status_ids,
             task_ids=task_ids,
             seconds=3,
+            min_ops=20,
             seed=seed,
             start_file=start_file,
         )

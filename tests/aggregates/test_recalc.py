@@ -118,11 +118,18 @@ class TestRebuild:
         assert dict(ProjectTaskStatusAgg.objects.values_list("pk", "updated_at")) == stamps
 
     def test_set_based_queries_per_batch(self, projects, django_assert_num_queries):
+        a, b, c, d = projects
+        corrupt(a, todo_tasks=0)
+        ProjectTaskStatusAgg.objects.filter(pk=b.pk).delete()
         ids = recalc.project_ids()
-        # Per batch: savepoint, insert missing, lock, recount, statuses, release.
-        with django_assert_num_queries(12) as captured:
-            recalc.rebuild(ids, batch_size=2)
-        assert sum("GROUP BY" in query["sql"] for query in captured.captured_queries) == 2
+        # Per batch one comparison. A batch with drift then: savepoint, insert the missing rows
+        # with the counts the comparison found, lock the wrong ones, recount them, statuses,
+        # release. [a, b] drifted, [c, d] exact.
+        with django_assert_num_queries(2 + 6) as captured:
+            result = recalc.rebuild(ids, batch_size=2)
+        assert (result.created, result.fixed) == ([b.pk], [a.pk])
+        assert sum("GROUP BY" in query["sql"] for query in captured.captured_queries) == 3  # 2 checks, 1 recount
+        assert_counts_exact(*projects)
 
     def test_created_rows_drop_their_bootstrap_key(self, projects, django_capture_on_commit_callbacks):
         a = projects[0]
@@ -145,3 +152,15 @@ class TestRebuild:
         project.refresh_from_db()
         assert project.derived_status.category == category
         assert_counts_exact(project)
+
+
+class TestProgressBar:
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    def test_only_on_a_terminal(self, projects, capsys):
+        call_command("recalc_aggregates", "--check", stdout=io.StringIO())
+        assert "4/4" not in capsys.readouterr().err
+        call_command("recalc_aggregates", "--check", stdout=self.Terminal())
+        assert "4/4" in capsys.readouterr().err

@@ -417,3 +417,31 @@ def test_rederiving_outside_a_transaction(project, columns, owner):
     Project.objects.filter(pk=project.pk).update(derived_status=None)
     refresh_derived_status(project.pk)
     assert_counts_exact(project)
+
+
+class TestUpdateFields:
+    """A counted field changed in memory but left out of update_fields is not written: the
+    counts follow what is written, not what the instance holds."""
+
+    def test_archived_in_memory_moved_in_the_database(self, project, columns, owner):
+        task = services.create_task(project=project, status_id=columns["todo"].pk, title="t", reporter=owner)
+        task.archived_at = timezone.now()
+        task.task_status = columns["done"]
+        task.save(update_fields=["task_status"])
+        stored = Task.objects.get(pk=task.pk)
+        assert (stored.archived_at, stored.task_status_id) == (None, columns["done"].pk)
+        assert (agg(project).done_tasks, agg(project).total_tasks) == (1, 1)
+        assert_counts_exact(project)
+
+    def test_moved_in_memory_archived_in_the_database(self, project, columns, owner):
+        task = services.create_task(project=project, status_id=columns["todo"].pk, title="t", reporter=owner)
+        services.archive_task(project=project, task_id=task.pk)
+        task = Task.objects.get(pk=task.pk)
+        task.task_status = columns["issue"]
+        task.archived_at = None
+        task.save(update_fields=["task_status"])  # still archived: nothing live changed
+        assert agg(project).total_tasks == 0
+        assert_counts_exact(project)
+        task.save(update_fields=["archived_at"])  # unarchived, in the column it is stored in: issue
+        assert agg(project).issue_tasks == 1
+        assert_counts_exact(project)

@@ -137,7 +137,8 @@ class TestTaskAdmin:
         response = admin_client.post(url, task_form(project, columns["done"], title="Move me"))
         assert response.status_code == 302
         task.refresh_from_db()
-        assert (task.task_status_id, task.version) == (columns["done"].pk, 2)
+        # A move is not a text edit: an editor open elsewhere can still save.
+        assert (task.task_status_id, task.version) == (columns["done"].pk, 1)
         assert_counts_exact(project)
         archived = task_form(
             project, columns["done"], title="Move me", archived_at_0="2026-01-02", archived_at_1="10:00"
@@ -162,17 +163,48 @@ class TestTaskAdmin:
         assert task.task_status_id == columns["todo"].pk
         assert_counts_exact(project, other)
 
-    def test_moving_a_card_to_another_project_keeps_both_counts(self, admin_client, application, project, columns):
+    def test_a_card_stays_in_its_project(self, admin_client, application, project, columns):
         other = make_project(application, name="Other", key="OTH")
-        task = services.create_task(project=project, status_id=columns["issue"].pk, title="Moving", reporter=None)
+        task = services.create_task(project=project, status_id=columns["issue"].pk, title="Staying", reporter=None)
         target = other.task_statuses.get(category=Category.REVIEW)
         response = admin_client.post(
-            reverse("admin:boards_task_change", args=[task.pk]), task_form(other, target, title="Moving")
+            reverse("admin:boards_task_change", args=[task.pk]), task_form(other, target, title="Staying")
+        )
+        assert response.status_code == 200  # the project is read-only: the foreign column is a form error
+        task.refresh_from_db()
+        assert (task.project_id, task.task_status_id) == (project.pk, columns["issue"].pk)
+        assert_counts_exact(project, other)
+
+    def test_changes_are_logged_like_board_changes(self, admin_client, project, columns, owner):
+        response = admin_client.post(
+            reverse("admin:boards_task_add"), task_form(project, columns["todo"], title="Logged")
         )
         assert response.status_code == 302
-        assert ProjectTaskStatusAgg.objects.get(pk=project.pk).total_tasks == 0
-        assert ProjectTaskStatusAgg.objects.get(pk=other.pk).review_tasks == 1
-        assert_counts_exact(project, other)
+        task = Task.objects.get(title="Logged")
+        url = reverse("admin:boards_task_change", args=[task.pk])
+        assert admin_client.post(url, task_form(project, columns["active"], title="Logged again")).status_code == 302
+        kinds = list(TaskEvent.objects.filter(project=project).order_by("seq").values_list("kind", "seq"))
+        assert [kind for kind, _ in kinds] == ["created", "edited", "moved"]
+        assert [seq for _, seq in kinds] == [1, 2, 3]
+        task.refresh_from_db()
+        assert (task.title, task.version) == ("Logged again", 2)
+        admin_client.post(reverse("admin:boards_task_delete", args=[task.pk]), {"post": "yes"})
+        assert TaskEvent.objects.filter(project=project).order_by("-seq").values_list("kind", flat=True)[0] == "deleted"
+        assert_counts_exact(project)
+
+    def test_a_refused_move_saves_nothing_and_says_why(self, admin_client, project, columns, owner):
+        full = columns["active"]
+        full.wip_limit, full.wip_hard = 1, True
+        full.save()
+        services.create_task(project=project, status_id=full.pk, title="Fills it", reporter=owner)
+        task = services.create_task(project=project, status_id=columns["todo"].pk, title="Waiting", reporter=owner)
+        url = reverse("admin:boards_task_change", args=[task.pk])
+        response = admin_client.post(url, task_form(project, full, title="Renamed too"), follow=True)
+        assert "Nothing was saved" in response.content.decode()
+        assert "is full" in response.content.decode()
+        task.refresh_from_db()
+        assert (task.title, task.task_status_id) == ("Waiting", columns["todo"].pk)
+        assert_counts_exact(project)
 
     def test_delete_view_and_bulk_delete_keep_counts(self, admin_client, project, columns, owner):
         tasks = [

@@ -35,6 +35,7 @@ class Board:
         )
         if task is not None:
             Task.objects.filter(pk=task.pk).update(created_at=when)
+            TaskEvent.objects.filter(task=task, task_created_at__isnull=False).update(task_created_at=when)
 
     def create(self, title, column, when):
         task = services.create_task(
@@ -235,12 +236,27 @@ class TestInsightsPage:
     def test_fixed_number_of_queries(self, client, owner, board, project, django_assert_num_queries):
         client.force_login(owner)
         client.get(self.url(project))  # warm the session
-        # session, user, project with role and counts, snapshots, event flow, metrics, ages, oldest
-        with django_assert_num_queries(8):
+        # session, user, project with role and counts, snapshots, event flow, sequence number;
+        # on a cache miss also the metrics, the ages and the oldest cards.
+        with django_assert_num_queries(9):
             client.get(self.url(project, days=365))
         for n in range(20):
             task = board.create(f"T{n}", "todo", ago(n))
             board.move(task, "done" if n % 2 else "active", ago(n / 2))
-        with django_assert_num_queries(8):
+        with django_assert_num_queries(9):
             response = client.get(self.url(project, days=365))
         assert response.status_code == 200
+        with django_assert_num_queries(6):  # the same board again: metrics from the cache
+            cached = client.get(self.url(project, days=365))
+
+        def body(r):
+            return r.content.decode().split('<div class="insights">')[1]  # after the per-request CSRF token
+
+        assert body(cached) == body(response)
+
+    def test_a_change_refreshes_the_metrics(self, client, owner, board, project):
+        client.force_login(owner)
+        board.create("A", "todo", ago(3))
+        assert "0 cards done" in client.get(self.url(project)).content.decode()
+        services.move_task(project=project, task_id=Task.objects.get(title="A").pk, status_id=board.columns["done"].pk)
+        assert "1 card done" in client.get(self.url(project)).content.decode()

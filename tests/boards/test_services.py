@@ -221,3 +221,8 @@ class TestEmptyBulkOperations:
             assert services.bulk_create_tasks(project=project, tasks=[]) == 0
         assert [q["sql"] for q in captured.captured_queries if q["sql"].startswith(("UPDATE", "INSERT"))] == []
         assert_counts_exact(project)
+
+
+def test_non_finite_task_id_is_a_missing_card(project):
+    with pytest.raises(Task.DoesNotExist):
+        services.archive_task(project=project, task_id=float("inf"))
