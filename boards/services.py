@@ -70,10 +70,17 @@ def _check_wip(column: TaskStatus, *, incoming: int = 1) -> None:
         raise WipLimitReached(f"“{column.name}” is full: its limit is {column.wip_limit} card(s) and it holds {held}.")
 
 
-def _lock_column_if_limited(project: Project, status_id) -> TaskStatus:
+def _lock_column_if_limited(project: Project, status_id, *, source_id=None) -> TaskStatus:
+    """The target column, locked FOR UPDATE when its limit is hard so two cards cannot both fit.
+
+    The move's source column is locked with it, in id order: the handlers share-lock both, and
+    two moves in opposite directions between hard-limited columns would otherwise deadlock.
+    """
     column = _column(project, status_id)
     if column.wip_limit and column.wip_hard:
-        column = _column(project, status_id, for_update=True)
+        ids = sorted({column.pk, source_id or column.pk})
+        locked = TaskStatus.objects.select_for_update().filter(project_id=project.pk, pk__in=ids).order_by("pk")
+        column = {c.pk: c for c in locked}[column.pk]
     return column
 
 
@@ -225,8 +232,8 @@ def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=
         task = _locked_task(project, task_id)
         if task.is_archived:
             raise ValidationError("This card is archived: unarchive it before moving it.")
-        column = _lock_column_if_limited(project, status_id)
         from_column = task.task_status_id
+        column = _lock_column_if_limited(project, status_id, source_id=from_column)
         if column.pk != from_column:
             _check_wip(column)
         from_status = task.task_status

@@ -4,6 +4,7 @@ import logging
 import sys
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.template import loader
@@ -29,8 +30,13 @@ class ContentSecurityPolicyMiddleware:
         policy = getattr(settings, "CONTENT_SECURITY_POLICY", "")
         if policy and "Content-Security-Policy" not in response.headers:
             # WebSockets to this host: 'self' covers ws:/wss: only in newer browsers.
-            host = request.get_host()
-            response.headers["Content-Security-Policy"] = policy.format(ws_origins=f"ws://{host} wss://{host}")
+            try:
+                host = request.get_host()
+            except DisallowedHost:  # the 400 for a foreign Host header: no socket to allow
+                ws_origins = ""
+            else:
+                ws_origins = f"ws://{host} wss://{host}"
+            response.headers["Content-Security-Policy"] = policy.format(ws_origins=ws_origins).replace(" ;", ";")
         return response
 
 

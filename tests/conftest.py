@@ -1,4 +1,5 @@
 import pytest
+from channels.layers import channel_layers
 from django.core.cache import cache
 
 from boards.models import Membership
@@ -11,6 +12,14 @@ def _clean_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer():
+    """Each test gets a channel layer of its own: channels-redis ties its connections to the
+    event loop that first used them, and each async test runs its own loop."""
+    yield
+    channel_layers.backends.clear()
 
 
 @pytest.fixture

@@ -169,7 +169,7 @@ def test_hammering_the_same_tasks(project, columns, owner, start_file):
     assert rebuilds >= 3
     assert [failure for r in results for failure in r["unexpected"]] == []
     done = sum(n for r in results for n in r["done"].values())
-    assert done >= 30, results  # they really ran
+    assert done >= 10, results  # they really ran: each tried at least min_ops operations
     assert_counts_exact(project)
     check = subprocess.run(
         [sys.executable, "manage.py", "recalc_aggregates", "--check"],

@@ -226,3 +226,40 @@ class TestEmptyBulkOperations:
 def test_non_finite_task_id_is_a_missing_card(project):
     with pytest.raises(Task.DoesNotExist):
         services.archive_task(project=project, task_id=float("inf"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_opposite_moves_between_hard_limited_columns_do_not_deadlock(project, columns, owner):
+    """Each move locks both columns in id order; before, each took its target FOR UPDATE and the
+    other's FOR SHARE, and two moves in opposite directions deadlocked (a 500 for one of them)."""
+    import threading
+
+    from django.db import connections
+
+    left, right = columns["active"], columns["review"]
+    for column in (left, right):
+        column.wip_limit, column.wip_hard = 100, True
+        column.save()
+    cards = {"a": create(project, left, owner, "a").pk, "b": create(project, right, owner, "b").pk}
+    failures = []
+
+    def shuttle(card, first, second):
+        try:
+            for turn in range(150):
+                target = second if turn % 2 == 0 else first
+                services.move_task(project=project, task_id=cards[card], status_id=target.pk)
+        except Exception as error:  # noqa: BLE001 - any failure fails the test below
+            failures.append(repr(error))
+        finally:
+            connections.close_all()
+
+    threads = [
+        threading.Thread(target=shuttle, args=("a", left, right)),
+        threading.Thread(target=shuttle, args=("b", right, left)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    assert_counts_exact(project)

@@ -140,6 +140,8 @@ def daphne(transactional_db, tmp_path):
                 check=True,
                 timeout=60,
             )
+        # Never talk to a server left over from an earlier test: the port must be free first.
+        wait_for_port(port, up=False, timeout=15)
         log_path = tmp_path / f"daphne-{port}.log"
         process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "tasktrack.asgi:application"],
@@ -152,7 +154,8 @@ def daphne(transactional_db, tmp_path):
         started.append(server)
         try:
             wait_for_port(port, timeout=30)
-        except TimeoutError:
+            assert process.poll() is None, "daphne exited"
+        except (TimeoutError, AssertionError):
             stop_process(process)
             raise AssertionError(f"daphne did not start:\n{server.log()}") from None
         return server

@@ -43,7 +43,8 @@ def test_pages_work_under_the_policy_and_markup_stays_inert(daphne, owner, proje
             page.fill("input[name=username]", owner.username)
             page.fill("input[name=password]", "secret-pass")
             page.click("button[type=submit]")
-            page.wait_for_url(f"{base}/")
+            page.wait_for_load_state()
+            assert page.url == f"{base}/", (page.url, page.locator("main").inner_text(), server.log()[-2000:])
 
             page.goto(f"{base}{project.get_absolute_url()}")
             assert page.evaluate("typeof htmx") == "object"  # our scripts ran under script-src 'self'

@@ -6,6 +6,7 @@
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 from django.urls import NoReverseMatch, reverse
@@ -155,7 +156,8 @@ def actions_for(role: str, *, project, read_only, foreign, foreign_column, colum
     return actions
 
 
-def test_mixed_users_under_load(daphne):
+@pytest.mark.parametrize("redis_outage", [False, True], ids=["steady", "redis-stops-mid-run"])
+def test_mixed_users_under_load(daphne, request, redis_outage):
     application = ApplicationFactory()
     roles = {}
     for role in ("owner", "editor", "viewer"):
@@ -181,7 +183,8 @@ def test_mixed_users_under_load(daphne):
             task_ids.append(task.pk)
     before = snapshot(read_only, foreign)
 
-    server = daphne()
+    own_redis = request.getfixturevalue("own_redis") if redis_outage else None
+    server = daphne(redis_url=own_redis.url) if own_redis else daphne()
     workers = []
     for seed, (role, user) in enumerate(roles.items()):
         plan = {
@@ -216,6 +219,12 @@ def test_mixed_users_under_load(daphne):
                 ),
             )
         )
+    if own_redis:
+        # Redis dies under load and comes back before the end; nobody may notice but the cache.
+        time.sleep(SECONDS * 0.3)
+        own_redis.stop()
+        time.sleep(SECONDS * 0.4)
+        own_redis.start()
     results = {}
     for role, process in workers:
         out, _ = process.communicate(timeout=SECONDS + 60)

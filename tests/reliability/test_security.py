@@ -135,3 +135,11 @@ def test_policy_setting_is_the_one_sent(settings, db):
         response.headers["Content-Security-Policy"]
         == "default-src 'none'; connect-src ws://testserver wss://testserver"
     )
+
+
+def test_foreign_host_header_is_400_with_a_policy(db, caplog):
+    response = Client().get("/login/", HTTP_HOST="evil.example")
+    assert response.status_code == 400
+    policy = response.headers["Content-Security-Policy"]
+    assert "connect-src 'self';" in policy and "evil.example" not in policy
+    assert len([r for r in caplog.records if "Invalid HTTP_HOST" in r.getMessage()]) == 1
