@@ -55,7 +55,8 @@ def watched(project_id: int) -> bool:
     group_key = getattr(layer, "_group_key", None)  # channels-redis names its group sorted sets
     if group_key is None:
         return True
-    return realtime.group_size(group_key(group).decode()) > 0
+    size = realtime.group_size(group_key(group).decode())
+    return size is None or size > 0  # unknown: render and try, the send decides
 
 
 def clean_client_id(value) -> str | None:

@@ -57,7 +57,9 @@ def client() -> redis.Redis:
                     url,
                     socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT,
                     socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
-                    retry=Retry(NoBackoff(), 0),
+                    # One immediate retry on a dropped connection (Redis restarted under a pooled
+                    # connection), none on a timeout: a hung Redis costs one timeout, not two.
+                    retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
                     decode_responses=True,
                 )
                 _client_url = url
@@ -107,9 +109,9 @@ def _use_memory() -> bool:
     return not settings.REDIS_URL
 
 
-def group_size(key: str) -> int:
-    """How many channels a channel-layer group holds (a ZCARD); 0 when Redis is unreachable."""
-    return _call("group size", lambda: client().zcard(key), 0)
+def group_size(key: str) -> int | None:
+    """How many channels a channel-layer group holds (a ZCARD); None when Redis did not say."""
+    return _call("group size", lambda: client().zcard(key), None)
 
 
 # Presence -----------------------------------------------------------------------------------
