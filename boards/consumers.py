@@ -6,6 +6,7 @@ before joining any group. Membership is checked again on every event, so a membe
 the workspace is dropped at the next one.
 """
 
+import asyncio
 import json
 import logging
 import uuid
@@ -27,6 +28,18 @@ log = logging.getLogger(__name__)
 CLOSE_FORBIDDEN = 4403
 CLOSE_RATE_LIMITED = 4429
 CLOSE_TRY_AGAIN = 1013  # the htmx ws extension reconnects on this code
+PRESENCE_DEBOUNCE = 0.25  # seconds
+
+_presence_pending: set[int] = set()  # boards with a presence broadcast due from this process
+
+
+def _db(fn):
+    """A short query off the event loop, in the shared thread pool.
+
+    Not channels' default single thread: every socket of a board runs a membership check on each
+    event, and queued behind one thread those checks would delay the fan-out by their sum.
+    """
+    return database_sync_to_async(fn, thread_sensitive=False)
 
 
 def _redis(fn):
@@ -75,7 +88,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         self.project_id = self.scope["url_route"]["kwargs"]["project_id"]
         self.group = live.group_name(self.project_id)
         self.user = self.scope.get("user")
-        project = await database_sync_to_async(_project_for)(self.user, self.project_id)
+        project = await _db(_project_for)(self.user, self.project_id)
         if project is None:
             # Accept only to send a close code the page can tell apart; nothing joined, nothing sent.
             await self.accept()
@@ -97,7 +110,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         await self.accept()
         # After joining: an event committed from now on reaches this socket, one committed before
         # is covered by this number (the page re-fetches the board when it is ahead of it).
-        seq = await database_sync_to_async(live.current_seq)(self.project_id)
+        seq = await _db(live.current_seq)(self.project_id)
         await self.send(text_data=live.meta(seq=seq, kind="hello"))
         await _redis(realtime.presence_touch)(self.project_id, self.presence_member)
         await self.broadcast_presence()
@@ -154,7 +167,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             task_id = int(task_id)
         except (TypeError, ValueError):
             return
-        if not await database_sync_to_async(_task_on_board)(task_id, self.project_id):
+        if not await _db(_task_on_board)(task_id, self.project_id):
             return
         if release:
             await _redis(realtime.lock_release)(task_id, self.user.pk)
@@ -162,7 +175,16 @@ class BoardConsumer(AsyncWebsocketConsumer):
             await _redis(realtime.lock_acquire)(task_id, self.user.pk, display_name(self.user))
 
     async def broadcast_presence(self):
-        html = await database_sync_to_async(presence_html)(self.project_id)
+        """Tell the board who is here, once per PRESENCE_DEBOUNCE per process: when many people
+        open a board at once, one list goes out, not one per arrival (n² messages)."""
+        if self.project_id in _presence_pending:
+            return
+        _presence_pending.add(self.project_id)
+        try:
+            await asyncio.sleep(PRESENCE_DEBOUNCE)
+        finally:
+            _presence_pending.discard(self.project_id)
+        html = await _db(presence_html)(self.project_id)
         await self.group_send_safe({"type": "board.presence", "html": html})
 
     async def group_send_safe(self, message):
@@ -176,7 +198,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         await self.close(code=code)
 
     async def still_member(self) -> bool:
-        role = await database_sync_to_async(_role)(self.user.pk, self.application_id)
+        role = await _db(_role)(self.user.pk, self.application_id)
         if role is not None:
             self.can_edit = role in (Membership.Role.OWNER, Membership.Role.EDITOR)
             return True

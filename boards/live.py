@@ -1,9 +1,10 @@
 """Live boards: what a committed change sends to the other people looking at the board.
 
-Services call publish_on_commit() inside their transaction, after the write. It reads the
-board's sequence number there (so each event carries its own), and on commit renders the HTML
-fragments other viewers need (the card in its new place or removed, the counts of the columns it
-touched, the project's progress and status) and hands them to publish().
+Services call publish_on_commit() inside their transaction, after the write and its history
+record, whose sequence numbers the event carries. On commit it renders the HTML fragments other
+viewers need (the card in its new place or removed, the counts of the columns it touched, the
+project's progress and status) with the board page's own partials and hands them to publish().
+The page that made the change (its client id comes with the request) gets only the numbers.
 
 publish() is fire and forget: the message goes to the channel layer from a background thread,
 each send bounded by SEND_TIMEOUT; a failure is logged and never reaches the request.
@@ -17,11 +18,12 @@ import threading
 from collections.abc import Iterable, Sequence
 from contextvars import ContextVar
 
-from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import InMemoryChannelLayer, channel_layers, get_channel_layer
 from django.db import transaction
 from django.template.loader import render_to_string
 
-from boards import history
+from boards import history, realtime
 from boards.models import Project, Task
 
 log = logging.getLogger(__name__)
@@ -41,6 +43,20 @@ origin_client: ContextVar[str | None] = ContextVar("origin_client", default=None
 
 def group_name(project_id: int) -> str:
     return f"board.{project_id}"
+
+
+def watched(project_id: int) -> bool:
+    """Whether any socket is in the board's group. Most writes go to boards nobody has open, and
+    rendering their fragments would cost a write several queries for no one."""
+    layer = get_channel_layer()
+    group = group_name(project_id)
+    if isinstance(layer, InMemoryChannelLayer):
+        return bool(layer.groups.get(group))
+    group_key = getattr(layer, "_group_key", None)  # channels-redis names its group sorted sets
+    if group_key is None:
+        return True
+    size = realtime.group_size(group_key(group).decode())
+    return size is None or size > 0  # unknown: render and try, the send decides
 
 
 def clean_client_id(value) -> str | None:
@@ -98,9 +114,23 @@ class _Sender:
 _sender = _Sender()
 
 
-async def _send(group: str, message: dict) -> None:
+_own_layer: tuple = (None, None)  # (the shared layer it was made for, the sender's own instance)
+
+
+def _sender_layer():
+    """The sender thread's own layer instance, with the shared one's settings. channels-redis
+    keeps a pool per event loop in each instance, and flush() on the shared one would close this
+    thread's connections from another loop."""
+    global _own_layer
+    shared = get_channel_layer()
+    if _own_layer[0] is not shared:
+        _own_layer = (shared, channel_layers.make_backend(DEFAULT_CHANNEL_LAYER))
+    return _own_layer[1]
+
+
+async def _send(group: str, message: dict, layer=None) -> None:
     try:
-        await asyncio.wait_for(get_channel_layer().group_send(group, message), SEND_TIMEOUT)
+        await asyncio.wait_for((layer or _sender_layer()).group_send(group, message), SEND_TIMEOUT)
     except Exception:  # noqa: BLE001 - a broadcast failure never reaches the writer
         if not _sender.failing:
             log.warning("live broadcast to %s failed; carrying on without live push", group, exc_info=True)
@@ -141,7 +171,7 @@ def publish(
             # async_to_sync reaches from a request thread.
             from asgiref.sync import async_to_sync
 
-            async_to_sync(_send)(group, message)
+            async_to_sync(_send)(group, message, layer)
         else:
             _sender.submit(group, message)
     except Exception:  # noqa: BLE001
@@ -174,6 +204,8 @@ def publish_on_commit(
         resync = True
 
     def send():
+        if not watched(project_id):
+            return  # nobody to tell: a page that opens later asks for the board as it is
         try:
             html = render_change(
                 project_id=project_id,

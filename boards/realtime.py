@@ -40,6 +40,10 @@ _client: redis.Redis | None = None
 _client_url = None
 _client_lock = threading.Lock()
 _failing = False
+# After a failure, Redis is left alone for BREAK seconds (per URL): a hung Redis then costs one
+# timeout now and then, not one per call, and is tried again soon enough to resume by itself.
+BREAK = 1.0
+_down_until: dict[str, float] = {}
 
 
 def client() -> redis.Redis:
@@ -53,7 +57,9 @@ def client() -> redis.Redis:
                     url,
                     socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT,
                     socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
-                    retry=Retry(NoBackoff(), 0),
+                    # One immediate retry on a dropped connection (Redis restarted under a pooled
+                    # connection), none on a timeout: a hung Redis costs one timeout, not two.
+                    retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
                     decode_responses=True,
                 )
                 _client_url = url
@@ -63,12 +69,16 @@ def client() -> redis.Redis:
 def _call(action: str, fn, default):
     """Run fn against Redis; log the first failure of a streak and return default."""
     global _failing
+    url = settings.REDIS_URL
+    if time.monotonic() < _down_until.get(url, 0):
+        return default
     try:
         result = fn()
     except (redis.RedisError, OSError):
         if not _failing:
             log.warning("redis %s failed; presence, locks and rate limit fail open", action, exc_info=True)
         _failing = True
+        _down_until[url] = time.monotonic() + BREAK
         return default
     if _failing:
         log.info("redis is back: presence, locks and rate limit resume")
@@ -97,6 +107,11 @@ _memory = _Memory()
 
 def _use_memory() -> bool:
     return not settings.REDIS_URL
+
+
+def group_size(key: str) -> int | None:
+    """How many channels a channel-layer group holds (a ZCARD); None when Redis did not say."""
+    return _call("group size", lambda: client().zcard(key), None)
 
 
 # Presence -----------------------------------------------------------------------------------

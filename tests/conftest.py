@@ -62,3 +62,16 @@ def columns(project):
 @pytest.fixture
 def user(db):
     return UserFactory()
+
+
+@pytest.fixture
+def close_db_pool():
+    """For tests whose code queries from other threads (consumers, executors): the connections
+    those threads return to the pool would outlive the test and keep the test database busy."""
+    yield
+    from django.db import connections
+
+    for connection in connections.all():
+        connection.close()
+        if getattr(connection, "pool", None) is not None:
+            connection.close_pool()

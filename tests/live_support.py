@@ -124,20 +124,28 @@ class Daphne:
 
     def _wait_sessions_gone(self, timeout: float = 5) -> None:
         # PostgreSQL ends a dead client's backend a moment after the process: wait for it, or the
-        # test database cannot be flushed or dropped after the test.
-        from django.db import connection
+        # test database cannot be flushed or dropped after the test. A connection of its own, not
+        # Django's: called under Playwright, Django's would open one more that outlives the test.
+        import psycopg
 
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT count(*) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND application_name = %s",
-                    [APP_NAME],
-                )
-                if cursor.fetchone()[0] == 0:
+        database = settings.DATABASES["default"]
+        with psycopg.connect(
+            host=database["HOST"] or "127.0.0.1",
+            port=database["PORT"] or 5432,
+            user=database["USER"],
+            password=database["PASSWORD"] or None,
+            dbname="postgres",
+            autocommit=True,
+        ) as connection:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                row = connection.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+                    [database["NAME"], APP_NAME],
+                ).fetchone()
+                if row[0] == 0:
                     return
-            time.sleep(0.1)
+                time.sleep(0.1)
 
 
 class Browserless:

@@ -60,6 +60,15 @@
     };
   }
 
+  function filtered() {
+    var form = document.getElementById("board-filter");
+    if (!form) {
+      return false;
+    }
+    var values = new FormData(form);
+    return Boolean(values.get("q") || values.get("assignee"));
+  }
+
   function apply(html) {
     htmx.swap(document.body, html, { swapStyle: "none" });
   }
@@ -72,7 +81,9 @@
     resyncing = true;
     resyncAgain = false;
     held = [];
-    fetch(boardUrl, { credentials: "same-origin", headers: { "X-Live-Client": clientId } })
+    // The page's own address keeps its filter (the filter form pushes it into the URL).
+    var url = location.pathname.indexOf(boardUrl) === 0 ? location.pathname + location.search : boardUrl;
+    fetch(url, { credentials: "same-origin", headers: { "X-Live-Client": clientId } })
       .then(function (response) {
         if (!response.ok) {
           throw new Error("board fetch failed: " + response.status);
@@ -119,7 +130,8 @@
       held.push([meta, html]);
       return true;
     }
-    if (meta.resync) {
+    if (meta.resync || (meta.kind === "change" && filtered())) {
+      // Fragments are rendered unfiltered: a filtered board fetches itself again instead.
       resync();
       return true;
     }

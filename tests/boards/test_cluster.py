@@ -13,7 +13,12 @@ from tests.live_support import (
     ws_receive_until,
 )
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("close_db_pool"),
+    pytest.mark.slow,
+    pytest.mark.timeout(120),
+]
 
 
 @pytest.fixture

@@ -8,12 +8,16 @@ from channels.layers import get_channel_layer
 from channels_redis.core import RedisChannelLayer
 from django.db import transaction
 
-from boards import live, services
+from boards import live, realtime, services
 from boards.models import Membership
 from tests.factories import MembershipFactory, UserFactory
 from tests.live_support import column_count, open_socket, receive_until, session_cookie
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("close_db_pool"),
+    pytest.mark.timeout(60),
+]
 
 
 def group_size(project_id: int) -> int:
@@ -231,6 +235,30 @@ class TestPresence:
             await first.disconnect()
 
         async_to_sync(scenario)()
+
+
+class TestEditLock:
+    def test_the_socket_renews_and_releases_only_its_users_lock(self, project, columns, editor, owner):
+        task = services.create_task(project=project, status_id=columns["todo"].pk, title="Locked", reporter=editor)
+        assert realtime.lock_acquire(task.pk, editor.pk, "Editor").held  # the card dialog took it
+        realtime.client().expire(f"doc_lock:{task.pk}", 2)
+        mine, theirs = session_cookie(editor), session_cookie(owner)
+
+        async def send(cookie, message):
+            socket, _ = await open_socket(project.pk, cookie=cookie)
+            await receive_until(socket, "hello")
+            await socket.send_to(text_data=message)
+            await socket.receive_nothing(timeout=0.3)  # let the consumer handle it
+            await socket.disconnect()
+
+        async_to_sync(send)(mine, f'{{"type": "lock", "task": {task.pk}}}')
+        assert realtime.client().ttl(f"doc_lock:{task.pk}") > 2  # renewed
+        async_to_sync(send)(theirs, f'{{"type": "unlock", "task": {task.pk}}}')
+        assert realtime.lock_state(task.pk, owner.pk).holder_id == editor.pk  # not theirs to release
+        async_to_sync(send)(theirs, f'{{"type": "lock", "task": {task.pk}}}')
+        assert realtime.lock_state(task.pk, owner.pk).holder_id == editor.pk  # refused while held
+        async_to_sync(send)(mine, f'{{"type": "unlock", "task": {task.pk}}}')
+        assert realtime.lock_state(task.pk, owner.pk).holder_id is None
 
 
 class TestRateLimit:

@@ -11,22 +11,34 @@ from boards import live, realtime, services
 from boards.models import Task
 from tests.helpers import assert_counts_exact
 from tests.live_support import column_count, free_port, open_socket, receive_until, session_cookie
+from tests.reliability.conftest import OwnRedis
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("close_db_pool"),
+    pytest.mark.timeout(60),
+]
 
 DEAD_PORT = free_port(range(18590, 18600))
 HX = {"HX-Request": "true"}
 
 
-def dead_redis():
-    url = f"redis://127.0.0.1:{DEAD_PORT}/0"
+def redis_at(url: str):
+    """Live push, presence, locks and rate limit on the Redis at `url` (the project's layer)."""
     layer = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": url, "socket_connect_timeout": 0.3, "socket_timeout": 10}]},
+            "BACKEND": "tasktrack.channel_layer.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": url, "socket_connect_timeout": 0.3, "socket_timeout": 0.5}],
+                "receive_timeout": 0.25,
+            },
         }
     }
     return override_settings(REDIS_URL=url, CHANNEL_LAYERS=layer)
+
+
+def dead_redis():
+    return redis_at(f"redis://127.0.0.1:{DEAD_PORT}/0")
 
 
 class TestRender:
@@ -68,7 +80,7 @@ class TestDeadRedis:
         assert elapsed < 3  # a hang guard only: the sends happen off the request thread
         assert Task.objects.get(pk=task.pk).task_status == columns["done"]
         assert_counts_exact(project)
-        assert any("live broadcast" in record.getMessage() for record in caplog.records)
+        assert any("redis" in record.getMessage() for record in caplog.records)
 
     def test_live_push_resumes_when_redis_is_back(self, project, columns, editor, owner):
         task = services.create_task(project=project, status_id=columns["todo"].pk, title="Again", reporter=editor)
@@ -101,6 +113,46 @@ class TestDeadRedis:
         assert first.status_code == 200
         assert second.status_code == 409
         assert Task.objects.get(pk=task.pk).title == "Owner's"
+
+
+class TestRedisRestart:
+    def test_live_push_resumes_within_seconds_of_redis_coming_back(self, project, columns, editor, owner, caplog):
+        redis = OwnRedis(free_port(range(18595, 18599)))
+        redis.start()
+        task = services.create_task(project=project, status_id=columns["todo"].pk, title="Restart", reporter=editor)
+        cookie = session_cookie(owner)
+        targets = [columns["active"].pk, columns["done"].pk]
+        try:
+            with redis_at(redis.url), caplog.at_level(logging.WARNING):
+                redis.stop()
+                services.move_task(project=project, task_id=task.pk, status_id=targets[0])
+                assert live.flush(timeout=10)
+                assert any("redis" in record.getMessage() for record in caplog.records)
+                redis.start()
+                back = time.monotonic()
+
+                async def reconnect_and_watch():
+                    # What the page does: (re)connect, and see the next move.
+                    for attempt in range(10):
+                        socket, _ = await open_socket(project.pk, cookie=cookie)
+                        status_id = targets[(attempt + 1) % 2]
+                        try:
+                            await receive_until(socket, "hello", timeout=1)
+                            await sync_to_async(services.move_task)(
+                                project=project, task_id=task.pk, status_id=status_id
+                            )
+                            html = await receive_until(socket, 'data-kind="change"', timeout=1)
+                        except (AssertionError, TimeoutError):
+                            continue  # the communicator gave up on that socket: a new one, as the page does
+                        await socket.disconnect()
+                        return html, status_id
+                    raise AssertionError("no live event after Redis came back")
+
+                html, status_id = async_to_sync(reconnect_and_watch)()
+                assert time.monotonic() - back < 5  # by itself, without restarting anything
+                assert column_count(html, status_id) == 1
+        finally:
+            redis.stop()
 
 
 class TestEditLock:

@@ -5,10 +5,10 @@ import os
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from boards import services
+from boards import live, services
 from boards.models import Membership
 from tests.factories import ApplicationFactory, MembershipFactory, make_project
-from tests.live_support import Daphne, free_port, session_cookie
+from tests.live_support import Browserless, Daphne, free_port, session_cookie
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
@@ -114,3 +114,51 @@ def test_a_move_in_one_browser_shows_in_the_other_with_counts_and_presence(board
     theirs.context.close()
     expect(mine.locator(f"#presence-{project.pk} li")).to_have_text(["AL"])
     assert errors == []
+
+
+def test_a_gap_or_a_reconnect_refetches_the_board(board, server, browser):
+    project, task, todo, done = board["project"], board["task"], board["todo"], board["done"]
+    errors: list[str] = []
+    page = open_board(browser, server, board["ada"], project, errors)
+    live_root = page.locator("#live")
+    expect(live_root).to_have_attribute("data-state", "live")
+    seq = int(live_root.get_attribute("data-seq"))
+
+    # An event that skips a number is not applied: the page re-fetches the board instead.
+    bogus = f'<div id="live-meta" hx-swap-oob="true" data-kind="change" data-seq="{seq + 2}"></div>'
+    bogus += f'<div hx-swap-oob="afterbegin:#column-{todo}-cards"><article id="card-0">Bogus</article></div>'
+    page.evaluate(
+        "() => document.body.addEventListener('live:resynced', () => { document.body.dataset.resynced = 'yes'; })"
+    )
+    live.publish(project.pk, bogus, seq=seq + 2)
+    assert live.flush()
+    expect(page.locator("body")).to_have_attribute("data-resynced", "yes")
+    expect(page.locator("#card-0")).to_have_count(0)
+
+    # The server goes away: the page says so, and when it is back it catches up by itself with
+    # what changed meanwhile (a move made through another process).
+    other = Daphne(free_port(range(18561, 18580)))
+    restarted = None
+    try:
+        other.wait_ready()
+        http = Browserless(other.url, board["ada"])
+        assert http.request(f"/projects/{project.pk}/")[0] == 200  # the CSRF cookie
+        port = server.port
+        server.stop()
+        expect(live_root).to_have_attribute("data-state", "reconnecting")
+        expect(live_root.locator(".live-state")).to_have_text("Reconnecting…")
+        status, _ = http.request(
+            f"/projects/{project.pk}/cards/{task.pk}/move/", {"status_id": done}, headers={"HX-Request": "true"}
+        )
+        assert status == 200
+        restarted = Daphne(port)
+        restarted.wait_ready()
+        expect(live_root).to_have_attribute("data-state", "live", timeout=15000)
+        expect(page.locator(f"#column-{done}-cards #card-{task.pk}")).to_have_count(1)
+        expect(page.locator(f"#column-{done}-count .held")).to_have_text("2")
+        assert errors == []
+    finally:
+        page.context.close()
+        other.stop()
+        if restarted is not None:
+            restarted.stop()
