@@ -1,11 +1,10 @@
 """The board in a real Chromium against a live server: create, drag, reload, keyboard move, archive."""
 
-import os
 import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from boards import services
 from boards.models import Membership, Task
@@ -14,36 +13,7 @@ from tests.helpers import assert_counts_exact
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "bench" / "results" / "board.png"
-
-
-@pytest.fixture(scope="module")
-def _orm_beside_playwright():
-    # Playwright's sync API keeps an event loop on this thread while the browser is open; the ORM
-    # calls of the tests and of the database teardown are still synchronous and safe.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    if previous is None:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture(scope="module")
-def browser(_orm_beside_playwright):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -1,13 +1,12 @@
 """The insights page in a real Chromium: its SVG charts render and show the data."""
 
 import datetime as dt
-import os
 import random
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from boards import insights
 from boards.models import Membership, Project, ProjectDailySnapshot
@@ -16,36 +15,8 @@ from tests.factories import ApplicationFactory, MembershipFactory, make_project
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "bench" / "results" / "insights.png"
 FLOW = ["todo", "active", "review", "done"]
-
-
-@pytest.fixture(scope="module")
-def _orm_beside_playwright():
-    # Playwright's sync API keeps an event loop on this thread; the ORM calls stay synchronous.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    yield
-    if previous is None:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture(scope="module")
-def browser(_orm_beside_playwright):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -1,9 +1,7 @@
 """Two people on one board in two real Chromium contexts, served by daphne (WebSockets)."""
 
-import os
-
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from boards import live, services
 from boards.models import Membership
@@ -11,15 +9,6 @@ from tests.factories import ApplicationFactory, MembershipFactory, make_project
 from tests.live_support import Browserless, Daphne, free_port, session_cookie
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
@@ -30,23 +19,6 @@ def server():
         yield daphne
     finally:
         daphne.stop()
-
-
-@pytest.fixture
-def browser():
-    # Playwright's sync API keeps an event loop on this thread; the ORM calls stay synchronous.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def open_board(browser, server, session, project, errors):
