@@ -5,11 +5,12 @@ follow through the model signals (see aggregates.signals); the bulk operations, 
 those signals, send boards.signals.tasks_bulk_changed with the delta they applied.
 """
 
+import functools
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Case, Count, Max, Min, Q, When
 from django.utils import timezone
 
@@ -21,6 +22,33 @@ TITLE_MAX = Task._meta.get_field("title").max_length
 DESCRIPTION_MAX = Task._meta.get_field("description").max_length
 RANK_STEP = 1024.0
 RANK_MIN_GAP = 1e-6  # below this a column is renumbered: floats run out after ~40 halvings
+
+
+# PostgreSQL breaks a deadlock by aborting one writer (40P01); a serialization failure (40001) is
+# the same kind of refusal. The other writer has gone on, so a fresh attempt sees its result.
+RETRIED_SQLSTATES = {"40P01", "40001"}
+ATTEMPTS = 3
+
+
+def retry_on_deadlock(operation):
+    """Run an operation again when the database aborted it to break a deadlock.
+
+    Only as the outermost transaction: inside a caller's atomic() the whole transaction is lost,
+    and the caller must decide.
+    """
+
+    @functools.wraps(operation)
+    def run(*args, **kwargs):
+        for attempt in range(1, ATTEMPTS + 1):
+            outermost = not transaction.get_connection().in_atomic_block
+            try:
+                return operation(*args, **kwargs)
+            except OperationalError as error:
+                sqlstate = getattr(error.__cause__, "sqlstate", None)
+                if not outermost or attempt == ATTEMPTS or sqlstate not in RETRIED_SQLSTATES:
+                    raise
+
+    return run
 
 
 class Conflict(Exception):
@@ -137,6 +165,7 @@ def renumber_column(column: TaskStatus) -> None:
         Task.objects.filter(pk__in=ids).update(position=Case(*whens, output_field=Task._meta.get_field("position")))
 
 
+@retry_on_deadlock
 def create_task(
     *,
     project: Project,
@@ -180,6 +209,7 @@ def create_task(
     return task
 
 
+@retry_on_deadlock
 def update_task(
     *, project: Project, task_id, version: int, title=None, description=None, assignee=..., actor=None
 ) -> Task:
@@ -225,6 +255,7 @@ def _neighbour_id(value) -> int | None:
         raise ValidationError("The card's new neighbours are not valid ids.") from None
 
 
+@retry_on_deadlock
 def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=None, actor=None) -> Task:
     """Move a card to a column, below `after_id` or above `before_id` (neither: the bottom)."""
     after_id, before_id = _neighbour_id(after_id), _neighbour_id(before_id)
@@ -245,6 +276,7 @@ def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=
     return task
 
 
+@retry_on_deadlock
 def archive_task(*, project: Project, task_id, actor=None) -> Task:
     """Take a card off the board; it stays in the Archived view."""
     with transaction.atomic():
@@ -259,6 +291,7 @@ def archive_task(*, project: Project, task_id, actor=None) -> Task:
     return task
 
 
+@retry_on_deadlock
 def unarchive_task(*, project: Project, task_id, actor=None) -> Task:
     """Put an archived card back at the bottom of its column."""
     with transaction.atomic():
@@ -274,6 +307,7 @@ def unarchive_task(*, project: Project, task_id, actor=None) -> Task:
     return task
 
 
+@retry_on_deadlock
 def delete_task(*, project: Project, task_id, actor=None) -> Task:
     """Delete a card for good."""
     with transaction.atomic():
@@ -318,6 +352,7 @@ def _locked_tasks(project: Project, task_ids: Sequence) -> list[Task]:
     return tasks
 
 
+@retry_on_deadlock
 def bulk_move_tasks(*, project: Project, task_ids: Sequence, status_id, actor=None) -> list[Task]:
     """Move many cards to the bottom of one column, in their current order, with one UPDATE."""
     with transaction.atomic():
@@ -360,6 +395,7 @@ def bulk_move_tasks(*, project: Project, task_ids: Sequence, status_id, actor=No
     return tasks
 
 
+@retry_on_deadlock
 def bulk_archive_tasks(*, project: Project, task_ids: Sequence, actor=None) -> list[Task]:
     """Archive many cards with one UPDATE."""
     with transaction.atomic():
@@ -459,6 +495,7 @@ def _clean_column(project: Project, *, name: str, category: str, wip_limit, excl
     return {"name": name, "category": category, "wip_limit": wip_limit}
 
 
+@retry_on_deadlock
 def add_column(*, project: Project, name: str, category: str, wip_limit=None, wip_hard=False) -> TaskStatus:
     """A new column at the right end of the board."""
     fields = _clean_column(project, name=name, category=category, wip_limit=wip_limit)
@@ -472,6 +509,7 @@ def add_column(*, project: Project, name: str, category: str, wip_limit=None, wi
     return column
 
 
+@retry_on_deadlock
 def update_column(
     *, project: Project, status_id, name: str, category: str, wip_limit=None, wip_hard=False, actor=None
 ) -> TaskStatus:
@@ -491,6 +529,7 @@ def update_column(
     return column
 
 
+@retry_on_deadlock
 def reorder_columns(*, project: Project, status_ids: Sequence) -> list[TaskStatus]:
     """Put the board's columns in the given order; every column must be named once."""
     with transaction.atomic():
@@ -509,6 +548,7 @@ def reorder_columns(*, project: Project, status_ids: Sequence) -> list[TaskStatu
     return sorted(columns.values(), key=lambda c: c.position)
 
 
+@retry_on_deadlock
 def delete_column(*, project: Project, status_id) -> None:
     """Delete an empty column; one that holds cards is refused with their number."""
     with transaction.atomic():

@@ -263,3 +263,24 @@ def test_opposite_moves_between_hard_limited_columns_do_not_deadlock(project, co
         thread.join(timeout=60)
     assert failures == []
     assert_counts_exact(project)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deadlocked_operation_runs_again_only_as_the_outermost_transaction():
+    import psycopg
+    from django.db import OperationalError, transaction
+
+    calls = []
+
+    @services.retry_on_deadlock
+    def deadlocks_once():
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("deadlock detected") from psycopg.errors.DeadlockDetected()
+        return "done"
+
+    assert deadlocks_once() == "done" and len(calls) == 2
+    calls.clear()
+    with pytest.raises(OperationalError), transaction.atomic():
+        deadlocks_once()  # the caller's transaction is lost: no second try inside it
+    assert len(calls) == 1
