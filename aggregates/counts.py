@@ -90,14 +90,19 @@ def _apply_project_delta(project_id: int, changes: dict[str, int]) -> None:
         params.append(total)
     assignments.append("updated_at = %s")
     params += [timezone.now(), project_id]
+    update = f"UPDATE {AGG_TABLE} SET {', '.join(assignments)} WHERE project_id = %s"
     returning = ", ".join(COUNT_FIELDS.values())
     try:
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {AGG_TABLE} SET {', '.join(assignments)} WHERE project_id = %s RETURNING {returning}",
-                params,
-            )
-            row = cursor.fetchone()
+            if connection.vendor == "postgresql":
+                # One round trip: the project's derived status follows in the same statement.
+                cursor.execute(_WITH_DERIVED_STATUS.format(update=update, returning=returning), params)
+                row = cursor.fetchone()
+                if row is not None:
+                    return
+            else:
+                cursor.execute(f"{update} RETURNING {returning}", params)
+                row = cursor.fetchone()
     except IntegrityError as error:
         raise CountDriftError(
             f"Applying {changes} to project {project_id} would make a count negative: the stored "
@@ -106,6 +111,46 @@ def _apply_project_delta(project_id: int, changes: dict[str, int]) -> None:
     if row is None:
         raise CountDriftError(f"Project {project_id} has no aggregate row; it must be bootstrapped first.")
     set_derived_status(project_id, derive_category(dict(zip(COUNT_FIELDS, row, strict=True))))
+
+
+def _derive_category_sql() -> str:
+    """derive_category() as a CASE over a counts row's columns (tests hold the two equal)."""
+    todo, active, review, issue, done = (COUNT_FIELDS[c] for c in Category.values)
+    total = f"({' + '.join(COUNT_FIELDS.values())})"
+    return (
+        f"CASE WHEN {total} = 0 THEN '{Category.TODO}' "
+        f"WHEN {issue} > 0 THEN '{Category.ISSUE}' "
+        f"WHEN {done} = {total} THEN '{Category.DONE}' "
+        f"WHEN {review} = {total} - {done} THEN '{Category.REVIEW}' "
+        f"WHEN {active} > 0 OR {review} > 0 OR {done} > 0 THEN '{Category.ACTIVE}' "
+        f"ELSE '{Category.TODO}' END"
+    )
+
+
+# The delta, then the project pointed at its first column of the derived category, written only
+# when that changes (as set_derived_status does). A data-modifying CTE runs whether or not the
+# outer query reads it; the outer query returns the counts row, or nothing when it is missing.
+_FIRST_COLUMN = (
+    "(SELECT s.id FROM boards_taskstatus s WHERE s.project_id = d.project_id AND s.category = d.derived "
+    "ORDER BY s.position, s.id LIMIT 1)"
+)
+_WITH_DERIVED_STATUS = (
+    "WITH a AS ({update} RETURNING project_id, {returning}), "
+    f"d AS (SELECT a.*, {_derive_category_sql()} AS derived FROM a), "
+    f"p AS (UPDATE boards_project SET derived_status_id = {_FIRST_COLUMN} FROM d "
+    f"WHERE boards_project.id = d.project_id AND boards_project.derived_status_id IS DISTINCT FROM {_FIRST_COLUMN}) "
+    "SELECT {returning} FROM d"
+)
+
+
+def derived_category_in_sql(counts: Mapping[str, int]) -> str:
+    """What the database derives from these counts; for tests that hold SQL and Python equal."""
+    values = ", ".join(f"%s AS {COUNT_FIELDS[c]}" for c in Category.values)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_derive_category_sql()} FROM (SELECT {values}) c", [counts[c] for c in Category.values]
+        )
+        return cursor.fetchone()[0]
 
 
 def count_live_tasks(project_ids: Iterable[int]) -> dict[int, dict[str, int]]:

@@ -3,10 +3,12 @@
 pre_save/pre_delete read the stored state under a row lock (never the in-memory instance, which
 may be stale) and bootstrap a missing row before the write; post_save/post_delete apply the delta.
 The task row is locked FOR UPDATE and its columns FOR SHARE, so a concurrent category change of a
-column (which locks that column FOR UPDATE and recounts it) cannot interleave with a move.
+column (which locks that column FOR NO KEY UPDATE and recounts it) cannot interleave with a move.
 """
 
 from collections import Counter
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -54,23 +56,27 @@ def stored_state(task_id: int, *, new_column: int | None = None):
     whether that has a counts row; `new_category` the category of `new_column`, share-locked
     too; `category` and `live` the stored column's category and whether the task is live.
     """
-    target = "JOIN boards_taskstatus ns ON ns.id = %s" if new_column else ""
     # The task is locked in a CTE of its own: locked through a join, a row that a concurrent
     # move updated while we waited is rechecked against its old column and silently dropped.
+    # Its columns are share-locked in id order, as every writer locks columns (boards.locking).
     row = _fetchone(
         f"WITH t AS {_locks('MATERIALIZED')} ("
         "SELECT project_id, task_status_id, archived_at FROM boards_task WHERE id = %s "
         + _locks("FOR UPDATE")
+        + f"), c AS {_locks('MATERIALIZED')} (SELECT id, category FROM boards_taskstatus "
+        "WHERE id IN (SELECT task_status_id FROM t) OR id = %s ORDER BY id "
+        + _locks("FOR SHARE")
         + ") SELECT t.project_id, t.archived_at IS NULL, os.category, "
         f"EXISTS (SELECT 1 FROM {counts.AGG_TABLE} a WHERE a.project_id = t.project_id), "
-        + ("ns.category " if new_column else "NULL ")
-        + f"FROM t JOIN boards_taskstatus os ON os.id = t.task_status_id {target} "
-        + _locks("FOR SHARE OF os" + (", ns" if new_column else "")),
-        [task_id, new_column] if new_column else [task_id],
+        "(SELECT category FROM c WHERE c.id = %s) "
+        "FROM t JOIN c os ON os.id = t.task_status_id",
+        [task_id, new_column, new_column],
     )
     if row is None:
         return None
     project_id, live, category, has_row, new_category = row
+    if new_column and new_category is None:
+        raise TaskStatus.DoesNotExist(f"No column with id {new_column}.")
     return ((project_id, category) if live else None), project_id, has_row, new_category, category, live
 
 
@@ -87,18 +93,47 @@ def column_category(status_id: int) -> tuple[str, bool]:
     return row
 
 
+# A stored state the caller read under the handler's own locks, for one save or delete of one
+# instance (handing_over): (instance, state), or None.
+_handed: ContextVar[tuple | None] = ContextVar("aggregates_handed_state", default=None)
+
+
+@contextmanager
+def handing_over(instance: Task, state):
+    """Give the pre-save or pre-delete handler of `instance`, for the save or delete run inside
+    this block, its stored state: read by the caller in this transaction under the locks
+    stored_state() takes (boards.locking), so the card is not locked and read twice.
+    stored_state()'s tuple for a stored card, column_category()'s for a new one; it must name the
+    column the instance is saved into. Outside the block the handlers read for themselves."""
+    token = _handed.set((instance, state))
+    try:
+        yield
+    finally:
+        _handed.reset(token)
+
+
+def _handed_over(instance: Task):
+    handed = _handed.get()
+    if handed is None or handed[0] is not instance:
+        return None
+    _handed.set(None)  # one write only
+    return handed[1]
+
+
 def task_pre_save(sender, instance: Task, raw=False, update_fields=None, **kwargs):
+    handed = _handed_over(instance)
     if raw or (update_fields is not None and not COUNTED_FIELDS.intersection(update_fields)):
         instance._agg_before = SKIP
         return
     found = None
     if not instance._state.adding and instance.pk is not None:
-        found = stored_state(instance.pk, new_column=instance.task_status_id)
+        found = handed or stored_state(instance.pk, new_column=instance.task_status_id)
     project_id, live = instance.project_id, instance.archived_at is None
     # Bootstrap before the write, so the recount does not see it and the delta is applied once.
     if found is None:  # a new task, or one deleted under us that save() will insert again
         before = None
-        category, has_row = column_category(instance.task_status_id)
+        adding = instance._state.adding and handed is not None
+        category, has_row = handed if adding else column_category(instance.task_status_id)
         if not has_row:
             counts.bootstrap(instance.project_id)
     else:
@@ -139,7 +174,7 @@ def task_pre_delete(sender, instance: Task, origin=None, **kwargs):
     if _deleting_project(origin):
         instance._agg_before = SKIP
         return
-    found = stored_state(instance.pk)
+    found = _handed_over(instance) or stored_state(instance.pk)
     if found is None:
         instance._agg_before = None
         return
@@ -175,7 +210,7 @@ def status_pre_save(sender, instance: TaskStatus, raw=False, update_fields=None,
         instance._agg_old = SKIP
         return
     row = _fetchone(
-        "SELECT category, position FROM boards_taskstatus WHERE id = %s " + _locks("FOR UPDATE"),
+        "SELECT category, position FROM boards_taskstatus WHERE id = %s " + _locks("FOR NO KEY UPDATE"),
         [instance.pk],
     )
     if row is None:

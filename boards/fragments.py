@@ -93,9 +93,12 @@ def cursor(task: Task) -> str:
     return f"{task.position!r}:{task.pk}"
 
 
-def annotate_counts(project: Project, columns: list[TaskStatus], board_filter: BoardFilter) -> None:
-    """Each column's exact live count (one GROUP BY) and, with a filter on, how many match."""
-    counts = services.column_counts(project)
+def annotate_counts(
+    project: Project, columns: list[TaskStatus], board_filter: BoardFilter, *, read: list[TaskStatus] | None = None
+) -> None:
+    """Each column's exact live count and, with a filter on, how many match. `read`: all of the
+    project's columns as board_state() read them, with the counts row: no query for the counts."""
+    counts = services.column_counts(project, read)
     matching = None
     if board_filter:
         matching = dict(
@@ -114,6 +117,31 @@ def annotate_counts(project: Project, columns: list[TaskStatus], board_filter: B
 
 def columns_of(project: Project) -> list[TaskStatus]:
     return list(TaskStatus.objects.filter(project=project).order_by("position", "pk"))
+
+
+@dataclass
+class BoardState:
+    """A board as a write left it: the project with its counts row and derived status, read fresh,
+    and its columns in order."""
+
+    project: Project
+    columns: list[TaskStatus]
+
+
+def board_state(project_id: int) -> BoardState:
+    """One query: the columns, each joined to the project and its counts row."""
+    columns = list(
+        TaskStatus.objects.filter(project_id=project_id)
+        .select_related("project__status_aggregation")
+        .order_by("position", "pk")
+    )
+    if not columns:
+        return BoardState(Project.objects.select_related("status_aggregation", "derived_status").get(pk=project_id), [])
+    project = columns[0].project
+    for column in columns:
+        column.project = project
+    project.derived_status = next((c for c in columns if c.pk == project.derived_status_id), None)
+    return BoardState(project, columns)
 
 
 def members(project: Project):
@@ -146,25 +174,32 @@ def card_place(project: Project, task: Task) -> str:
 
     Read from the stored order, not from what the client sent, so the page matches a reload; when
     that neighbour is beyond the loaded pages the insert finds no target and the card stays unloaded,
-    as it would after a reload.
+    as it would after a reload. A card the write just placed carries that neighbour (`previous_id`,
+    from services._place, read in its transaction): no query.
     """
-    above = Q(position__lt=task.position) | Q(position=task.position, pk__lt=task.pk)
-    previous = (
-        Task.objects.live()
-        .filter(above, project=project, task_status_id=task.task_status_id)
-        .order_by("-position", "-pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
+    if hasattr(task, "previous_id"):
+        previous = task.previous_id
+    else:
+        above = Q(position__lt=task.position) | Q(position=task.position, pk__lt=task.pk)
+        previous = (
+            Task.objects.live()
+            .filter(above, project=project, task_status_id=task.task_status_id)
+            .order_by("-position", "-pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
     return f"afterend:#card-{previous}" if previous else f"afterbegin:#column-{task.task_status_id}-cards"
 
 
-def count_regions(project_id: int, column_ids, board_filter: BoardFilter | None = None) -> list[str]:
+def count_regions(
+    project_id: int, column_ids, board_filter: BoardFilter | None = None, *, state: BoardState | None = None
+) -> list[str]:
     """What every card change touches, read after the write: the given columns' counts, progress, status."""
-    project = Project.objects.select_related("status_aggregation", "derived_status").get(pk=project_id)
+    state = state or board_state(project_id)
+    project = state.project
     wanted = set(column_ids)
-    columns = [column for column in columns_of(project) if column.pk in wanted]
-    annotate_counts(project, columns, board_filter or BoardFilter())
+    columns = [column for column in state.columns if column.pk in wanted]
+    annotate_counts(project, columns, board_filter or BoardFilter(), read=state.columns)
     context = {"project": project}
     regions = [part("column_count", {**context, "column": column}, oob=True) for column in columns]
     regions.append(part("project_progress", context, oob=True))

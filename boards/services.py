@@ -8,13 +8,15 @@ those signals, send boards.signals.tasks_bulk_changed with the delta they applie
 import functools
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, connection, transaction
-from django.db.models import Case, Count, Max, Min, Q, When
+from django.db.models import Case, Count, Max, Min, OuterRef, Q, Subquery, When
 from django.utils import timezone
 
-from boards import history, live
+from aggregates import signals as agg_signals
+from boards import history, live, locking
 from boards.models import Application, Category, Project, Task, TaskStatus
 from boards.signals import columns_changed, tasks_bulk_changed
 
@@ -81,12 +83,28 @@ def clean_description(description: str) -> str:
     return description
 
 
-def _column(project: Project, status_id, *, for_update: bool = False) -> TaskStatus:
-    columns = TaskStatus.objects.select_for_update() if for_update else TaskStatus.objects.all()
+NO_COLUMN = {"task_status": "That column is not on this board (it may have been deleted)."}
+
+
+def _column_id(status_id) -> int:
     try:
-        return columns.get(pk=int(status_id), project_id=project.pk)
-    except (TaskStatus.DoesNotExist, TypeError, ValueError):
-        raise ValidationError({"task_status": "That column is not on this board (it may have been deleted)."}) from None
+        return int(status_id)
+    except (TypeError, ValueError, OverflowError):
+        raise ValidationError(NO_COLUMN) from None
+
+
+# Columns are locked FOR NO KEY UPDATE, never FOR UPDATE, when they stay: it still excludes the
+# moves' FOR SHARE, but not the FOR KEY SHARE of the foreign-key checks that a committing writer
+# runs on the columns its cards and its project's derived status point at. A FOR UPDATE there made
+# a category change and a committing move wait for each other (a deadlock PostgreSQL broke).
+def _column(project: Project, status_id, *, for_update: bool = False, for_delete: bool = False) -> TaskStatus:
+    columns = TaskStatus.objects.all()
+    if for_update or for_delete:
+        columns = columns.select_for_update(no_key=not for_delete)
+    try:
+        return columns.get(pk=_column_id(status_id), project_id=project.pk)
+    except TaskStatus.DoesNotExist:
+        raise ValidationError(NO_COLUMN) from None
 
 
 def _check_wip(column: TaskStatus, *, incoming: int = 1) -> None:
@@ -107,54 +125,153 @@ def _lock_column_if_limited(project: Project, status_id, *, source_id=None) -> T
     column = _column(project, status_id)
     if column.wip_limit and column.wip_hard:
         ids = sorted({column.pk, source_id or column.pk})
-        locked = TaskStatus.objects.select_for_update().filter(project_id=project.pk, pk__in=ids).order_by("pk")
+        locked = (
+            TaskStatus.objects.select_for_update(no_key=True).filter(project_id=project.pk, pk__in=ids).order_by("pk")
+        )
         column = {c.pk: c for c in locked}[column.pk]
     return column
 
 
-def _locked_task(project: Project, task_id) -> Task:
-    gone = Task.DoesNotExist("That card no longer exists: someone may have deleted it.")
+def _task_id(task_id) -> int:
     try:
-        locked = Task.objects.select_for_update(of=("self",)).filter(pk=int(task_id), project_id=project.pk)
+        return int(task_id)
     except (TypeError, ValueError, OverflowError):
-        raise gone from None
+        raise Task.DoesNotExist(GONE) from None
+
+
+GONE = "That card no longer exists: someone may have deleted it."
+
+
+def _locked_task(project: Project, task_id) -> Task:
+    locked = Task.objects.select_for_update(of=("self",)).filter(pk=_task_id(task_id), project_id=project.pk)
     task = locked.select_related("task_status").first()
     # When a concurrent move commits while we wait for the lock, PostgreSQL rechecks the join
     # against the old column and drops the row: take the lock alone, then read again.
     if task is None and locked.exists():
         task = locked.select_related("task_status").first()
     if task is None:
-        raise gone
+        raise Task.DoesNotExist(GONE)
     return task
 
 
-def _rank(column: TaskStatus, *, after_id=None, before_id=None, moving_id=None) -> float:
-    """A position between the new neighbours; renumbers the column only when ranks run out."""
-    # project_id too: the task_board_live index (project, task_status, position) then answers each
-    # MIN/MAX below from one end of a range, instead of scanning the whole column.
-    siblings = Task.objects.live().filter(project_id=column.project_id, task_status_id=column.pk).exclude(pk=moving_id)
+def _lock_card(
+    project: Project, task_id, *, status_id=None, **place
+) -> tuple[Task, TaskStatus, tuple | None, tuple | None]:
+    """The card locked, with its column, and the column `status_id` (default: its own) locked for
+    the move in id order, FOR UPDATE when its limit is hard; the card's stored state as the
+    counts handler reads it, for _save_locked(); and with `place` (after_id, before_id) the
+    neighbours of its new place, for _place().
+
+    On PostgreSQL one statement (boards.locking); elsewhere step by step, and no state: the
+    handler reads it itself.
+    """
+    task_id = _task_id(task_id)
+    if status_id is not None:
+        status_id = _column_id(status_id)
+    if connection.vendor != "postgresql":
+        task = _locked_task(project, task_id)
+        column = _lock_column_if_limited(project, status_id or task.task_status_id, source_id=task.task_status_id)
+        return task, column, None, None
+    locked = locking.lock_card(project, task_id, target_id=status_id, place=bool(place), **place)
+    if locked is None:
+        raise Task.DoesNotExist(GONE)
+    column = locked.target
+    if column is None:
+        raise ValidationError(NO_COLUMN)
+    if column.wip_limit and column.wip_hard and not locked.exclusive:
+        # The limit became hard after we looked: lock as _lock_column_if_limited does (rare).
+        column = _lock_column_if_limited(project, column.pk, source_id=locked.task.task_status_id)
+    return locked.task, column, locked.state(column), locked.neighbours
+
+
+def _lock_new_card_column(project: Project, status_id) -> tuple[TaskStatus, tuple, tuple | None]:
+    """The column a new card goes to, locked as _lock_column_if_limited does, with the lowest and
+    highest rank of its live cards, and the counts handler's state (one statement on PostgreSQL)."""
+    status_id = _column_id(status_id)
+    if connection.vendor == "postgresql":
+        locked = locking.lock_column(project, status_id)
+        if locked is None:
+            raise ValidationError(NO_COLUMN)
+        if not (locked.column.wip_limit and locked.column.wip_hard) or locked.exclusive:
+            return locked.column, (locked.top, locked.bottom), locked.state()
+    column = _lock_column_if_limited(project, status_id)
+    edge = (
+        Task.objects.live()
+        .filter(project_id=project.pk, task_status_id=column.pk)
+        .aggregate(lo=Min("position"), hi=Max("position"))
+    )
+    return column, (edge["lo"], edge["hi"]), None
+
+
+def _save_locked(task: Task, state: tuple | None, **save) -> None:
+    """Save (or with delete=True delete) a card read by _lock_card, handing the counts handler
+    the state read under the card's locks, just before the write that consumes it."""
+    with agg_signals.handing_over(task, state) if state is not None else nullcontext():
+        if save.pop("delete", False):
+            task.delete()
+        else:
+            task.save(**save)
+
+
+Spot = tuple[float, int] | None  # a card's (position, id) in a column, or none there
+
+
+def _place(
+    column: TaskStatus, *, after_id=None, before_id=None, moving_id=None, read: tuple | None = None
+) -> tuple[float, int | None]:
+    """A position between the new neighbours, and the card that will then be just above (None: the
+    top); renumbers the column only when ranks run out. `read`: _neighbours' answer, read already
+    (boards.locking reads it with the card's locks)."""
     anchor_id, above = (after_id, True) if after_id else (before_id, False)
-    anchor = siblings.filter(pk=anchor_id).values_list("position", "pk").first() if anchor_id else None
+    anchor, nearest, bottom = read or _neighbours(column, anchor_id, above=above, moving_id=moving_id)
     if anchor is None:  # no neighbour given, or it left the column meanwhile: the bottom
-        last = siblings.aggregate(m=Max("position"))["m"]
-        return 0.0 if last is None else last + RANK_STEP
-    position, pk = anchor
+        if bottom is None:
+            return 0.0, None
+        return bottom[0] + RANK_STEP, bottom[1]
+    next_position, next_id = nearest or (None, None)
     if above:
-        beyond = Q(position__gt=position) | Q(position=position, pk__gt=pk)
-        neighbour = siblings.filter(beyond, position__gte=position).aggregate(m=Min("position"))["m"]
-        low, high = position, neighbour
+        low, high, previous = anchor[0], next_position, anchor[1]
     else:
-        beyond = Q(position__lt=position) | Q(position=position, pk__lt=pk)
-        neighbour = siblings.filter(beyond, position__lte=position).aggregate(m=Max("position"))["m"]
-        low, high = neighbour, position
+        low, high, previous = next_position, anchor[0], next_id
     if low is None:
-        return high - RANK_STEP
+        return high - RANK_STEP, None
     if high is None:
-        return low + RANK_STEP
+        return low + RANK_STEP, previous
     if high - low < RANK_MIN_GAP:
         renumber_column(column)
-        return _rank(column, after_id=after_id, before_id=before_id, moving_id=moving_id)
-    return (low + high) / 2
+        return _place(column, after_id=after_id, before_id=before_id, moving_id=moving_id)
+    return (low + high) / 2, previous
+
+
+def _neighbours(column: TaskStatus, anchor_id, *, above: bool, moving_id) -> tuple[Spot, Spot, Spot]:
+    """The anchor card, its nearest card on the far side (below it when `above`: the card goes
+    below the anchor), and the column's bottom card when the anchor is not in the column.
+    One query, two when the anchor is missing."""
+    # project_id too: the task_board_live index (project, task_status, position) then answers
+    # each neighbour from one end of a range, instead of scanning the whole column.
+    siblings = Task.objects.live().filter(project_id=column.project_id, task_status_id=column.pk).exclude(pk=moving_id)
+    if anchor_id:
+        here = OuterRef("position")
+        if above:
+            beyond = Q(position__gt=here) | Q(position=here, pk__gt=OuterRef("pk"))
+            nearest = siblings.filter(beyond, position__gte=here).order_by("position", "pk")
+        else:
+            beyond = Q(position__lt=here) | Q(position=here, pk__lt=OuterRef("pk"))
+            nearest = siblings.filter(beyond, position__lte=here).order_by("-position", "-pk")
+        found = (
+            siblings.filter(pk=anchor_id)
+            .annotate(
+                next_position=Subquery(nearest.values("position")[:1]),
+                next_id=Subquery(nearest.values("pk")[:1]),
+            )
+            .values_list("position", "pk", "next_position", "next_id")
+            .first()
+        )
+        if found is not None:
+            position, pk, next_position, next_id = found
+            return (position, pk), (None if next_id is None else (next_position, next_id)), None
+    bottom = siblings.order_by("-position", "-pk").values_list("position", "pk").first()
+    return None, None, bottom
 
 
 def renumber_column(column: TaskStatus) -> None:
@@ -181,19 +298,14 @@ def create_task(
     title = clean_title(title)
     description = clean_description(description)
     with transaction.atomic():
-        column = _lock_column_if_limited(project, status_id)
+        column, (top, bottom), state = _lock_new_card_column(project, status_id)
         _check_wip(column)
-        edge = (
-            Task.objects.live()
-            .filter(project_id=project.pk, task_status_id=column.pk)
-            .aggregate(lo=Min("position"), hi=Max("position"))
-        )
-        if edge["lo"] is None:
+        if top is None:
             position = 0.0
         elif at_top:
-            position = edge["lo"] - RANK_STEP
+            position = top - RANK_STEP
         else:
-            position = edge["hi"] + RANK_STEP
+            position = bottom + RANK_STEP
         task = Task(
             project=project,
             task_status=column,
@@ -203,7 +315,7 @@ def create_task(
             reporter=reporter,
             position=position,
         )
-        task.save()
+        _save_locked(task, state)
         event = history.record_created(task, actor=actor or reporter)
         live.publish_on_commit(project_id=project.pk, task_ids=[task.pk], events=[event])
     return task
@@ -257,22 +369,29 @@ def _neighbour_id(value) -> int | None:
 
 @retry_on_deadlock
 def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=None, actor=None) -> Task:
-    """Move a card to a column, below `after_id` or above `before_id` (neither: the bottom)."""
+    """Move a card to a column, below `after_id` or above `before_id` (neither: the bottom).
+
+    The card comes back with `from_status_id`, its column before, and `previous_id`, the card
+    now just above it (None: the top).
+    """
     after_id, before_id = _neighbour_id(after_id), _neighbour_id(before_id)
     with transaction.atomic():
-        task = _locked_task(project, task_id)
+        task, column, state, read = _lock_card(
+            project, task_id, status_id=status_id, after_id=after_id, before_id=before_id
+        )
         if task.is_archived:
             raise ValidationError("This card is archived: unarchive it before moving it.")
-        from_column = task.task_status_id
-        column = _lock_column_if_limited(project, status_id, source_id=from_column)
-        if column.pk != from_column:
-            _check_wip(column)
         from_status = task.task_status
-        task.position = _rank(column, after_id=after_id, before_id=before_id, moving_id=task.pk)
+        if column.pk != from_status.pk:
+            _check_wip(column)
+        task.position, previous_id = _place(
+            column, after_id=after_id, before_id=before_id, moving_id=task.pk, read=read
+        )
         task.task_status = column
-        task.save(update_fields=["task_status", "position", "updated_at"])
+        _save_locked(task, state, update_fields=["task_status", "position", "updated_at"])
         event = history.record_moved(task, actor=actor, from_status=from_status, to_status=column)
-        live.publish_on_commit(project_id=project.pk, task_ids=[task.pk], column_ids=[from_column], events=[event])
+        live.publish_on_commit(project_id=project.pk, task_ids=[task.pk], column_ids=[from_status.pk], events=[event])
+    task.from_status_id, task.previous_id = from_status.pk, previous_id
     return task
 
 
@@ -280,10 +399,10 @@ def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=
 def archive_task(*, project: Project, task_id, actor=None) -> Task:
     """Take a card off the board; it stays in the Archived view."""
     with transaction.atomic():
-        task = _locked_task(project, task_id)
+        task, _, state, _ = _lock_card(project, task_id)
         if not task.is_archived:
             task.archived_at = timezone.now()
-            task.save(update_fields=["archived_at", "updated_at"])
+            _save_locked(task, state, update_fields=["archived_at", "updated_at"])
             events = history.record_archived([task], actor=actor)
             live.publish_on_commit(
                 project_id=project.pk, task_ids=[task.pk], column_ids=[task.task_status_id], events=events
@@ -295,13 +414,12 @@ def archive_task(*, project: Project, task_id, actor=None) -> Task:
 def unarchive_task(*, project: Project, task_id, actor=None) -> Task:
     """Put an archived card back at the bottom of its column."""
     with transaction.atomic():
-        task = _locked_task(project, task_id)
+        task, column, state, read = _lock_card(project, task_id, after_id=None)  # to the bottom
         if task.is_archived:
-            column = _lock_column_if_limited(project, task.task_status_id)
             _check_wip(column)
             task.archived_at = None
-            task.position = _rank(column, moving_id=task.pk)
-            task.save(update_fields=["archived_at", "position", "updated_at"])
+            task.position, task.previous_id = _place(column, moving_id=task.pk, read=read)
+            _save_locked(task, state, update_fields=["archived_at", "position", "updated_at"])
             event = history.record_unarchived(task, actor=actor)
             live.publish_on_commit(project_id=project.pk, task_ids=[task.pk], events=[event])
     return task
@@ -311,17 +429,20 @@ def unarchive_task(*, project: Project, task_id, actor=None) -> Task:
 def delete_task(*, project: Project, task_id, actor=None) -> Task:
     """Delete a card for good."""
     with transaction.atomic():
-        task = _locked_task(project, task_id)
+        task, _, state, _ = _lock_card(project, task_id)
         task_id, was_live = task.pk, not task.is_archived
         column_id = task.task_status_id
-        task.delete()
+        _save_locked(task, state, delete=True)
         event = history.record_deleted(task, actor=actor, task_id=task_id, was_live=was_live)
         live.publish_on_commit(project_id=project.pk, task_ids=[task_id], column_ids=[column_id], events=[event])
     return task
 
 
-def _share_lock_columns(status_ids: Iterable[int] = (), *, project: Project | None = None) -> dict[int, TaskStatus]:
-    """Columns by id (or all of `project`), read under FOR SHARE.
+def _share_lock_columns(
+    status_ids: Iterable[int] = (), *, project: Project | None = None, exclusive: bool = False
+) -> dict[int, TaskStatus]:
+    """Columns by id (or all of `project`), read under FOR SHARE (exclusive: FOR NO KEY UPDATE), in id
+    order as every writer locks columns.
 
     Bulk writes bypass the model handlers: they take the same column locks, and count with the
     category read under the lock, which a concurrent category change cannot make stale.
@@ -332,36 +453,42 @@ def _share_lock_columns(status_ids: Iterable[int] = (), *, project: Project | No
     columns = TaskStatus.objects.filter(project=project) if project else TaskStatus.objects.filter(pk__in=status_ids)
     if connection.features.has_select_for_update:
         sql, params = columns.order_by("pk").query.sql_with_params()
-        columns = TaskStatus.objects.raw(f"{sql} FOR SHARE", params)
+        columns = TaskStatus.objects.raw(f"{sql} {'FOR NO KEY UPDATE' if exclusive else 'FOR SHARE'}", params)
     return {column.pk: column for column in columns}
 
 
-def _locked_tasks(project: Project, task_ids: Sequence) -> list[Task]:
-    """The tasks locked FOR UPDATE, each with its column read under FOR SHARE."""
+def _locked_tasks(project: Project, task_ids: Sequence, *, status_id=None) -> tuple[list[Task], TaskStatus | None]:
+    """The tasks locked FOR UPDATE, each with its column, and the column `status_id` they go to:
+    all these columns locked in one id-ordered statement, FOR SHARE, or FOR UPDATE when the
+    target's limit is hard (as _lock_column_if_limited)."""
     try:
         ids = sorted({int(pk) for pk in task_ids})
     except (TypeError, ValueError):
         raise ValidationError("Some of the selected cards are not valid ids.") from None
+    target = None if status_id is None else _column(project, status_id)
     # No join in the locking query: see _locked_task.
     tasks = list(Task.objects.select_for_update().filter(project_id=project.pk, pk__in=ids).order_by("pk"))
     if len(tasks) != len(ids):
         raise Task.DoesNotExist("Some of the selected cards no longer exist; nothing was changed.")
-    columns = _share_lock_columns({task.task_status_id for task in tasks})
+    wanted = {task.task_status_id for task in tasks} | ({target.pk} if target else set())
+    hard = bool(target and target.wip_limit and target.wip_hard)
+    columns = _share_lock_columns(wanted, exclusive=hard)
+    if target and not hard and columns[target.pk].wip_limit and columns[target.pk].wip_hard:
+        # The limit became hard after we looked: take the target as _lock_column_if_limited does.
+        columns.update(_share_lock_columns(wanted, exclusive=True))
     for task in tasks:
         task.task_status = columns[task.task_status_id]
-    return tasks
+    return tasks, (columns[target.pk] if target else None)
 
 
 @retry_on_deadlock
 def bulk_move_tasks(*, project: Project, task_ids: Sequence, status_id, actor=None) -> list[Task]:
     """Move many cards to the bottom of one column, in their current order, with one UPDATE."""
     with transaction.atomic():
-        tasks = _locked_tasks(project, task_ids)
-        column = _lock_column_if_limited(project, status_id)
+        tasks, column = _locked_tasks(project, task_ids, status_id=status_id)
         moving = [task for task in tasks if task.task_status_id != column.pk and not task.is_archived]
         sources = {task.task_status_id for task in moving}
         _check_wip(column, incoming=len(moving))
-        column = _share_lock_columns([column.pk])[column.pk]
         last = (
             Task.objects.live()
             .filter(project_id=project.pk, task_status_id=column.pk)
@@ -399,7 +526,7 @@ def bulk_move_tasks(*, project: Project, task_ids: Sequence, status_id, actor=No
 def bulk_archive_tasks(*, project: Project, task_ids: Sequence, actor=None) -> list[Task]:
     """Archive many cards with one UPDATE."""
     with transaction.atomic():
-        tasks = _locked_tasks(project, task_ids)
+        tasks, _ = _locked_tasks(project, task_ids)
         to_archive = [task for task in tasks if not task.is_archived]
         now = timezone.now()
         deltas = Counter((project.pk, task.task_status.category) for task in to_archive)
@@ -533,7 +660,8 @@ def update_column(
 def reorder_columns(*, project: Project, status_ids: Sequence) -> list[TaskStatus]:
     """Put the board's columns in the given order; every column must be named once."""
     with transaction.atomic():
-        columns = {c.pk: c for c in TaskStatus.objects.select_for_update().filter(project=project)}
+        locked = TaskStatus.objects.select_for_update(no_key=True).filter(project=project).order_by("pk")
+        columns = {c.pk: c for c in locked}
         try:
             order = [int(pk) for pk in status_ids]
         except (TypeError, ValueError):
@@ -552,23 +680,29 @@ def reorder_columns(*, project: Project, status_ids: Sequence) -> list[TaskStatu
 def delete_column(*, project: Project, status_id) -> None:
     """Delete an empty column; one that holds cards is refused with their number."""
     with transaction.atomic():
-        column = _column(project, status_id, for_update=True)
+        column = _column(project, status_id, for_delete=True)
         if TaskStatus.objects.filter(project=project).count() == 1:
             raise ValidationError("A board keeps at least one column.")
         column.delete()
         live.publish_on_commit(project_id=project.pk, resync=True)
 
 
-def column_counts(project: Project) -> dict[int, int]:
+def column_counts(project: Project, columns: Sequence[TaskStatus] | None = None) -> dict[int, int]:
     """Live cards per column of one project.
 
     A column alone in its category reads its count from the project's counts row (exact: kept in
     the same transaction as every write), read fresh in the same query as the columns, so a board
     costs the same at 100 cards and 100,000. Columns that share a category, or a project without a
-    counts row, are counted with one GROUP BY over those columns only.
+    counts row, are counted with one GROUP BY over those columns only. `columns`: all of the
+    project's columns, already read with `project` and its counts row (fragments.board_state).
     """
-    stored = [f"project__status_aggregation__{category}_tasks" for category in Category.values]
-    rows = list(TaskStatus.objects.filter(project=project).values_list("pk", "category", *stored))
+    if columns is None:
+        stored = [f"project__status_aggregation__{category}_tasks" for category in Category.values]
+        rows = list(TaskStatus.objects.filter(project=project).values_list("pk", "category", *stored))
+    else:
+        agg = getattr(project, "status_aggregation", None)
+        stored = [getattr(agg, f"{category}_tasks", None) for category in Category.values]
+        rows = [(column.pk, column.category, *stored) for column in columns]
     per_category = Counter(category for _, category, *_ in rows)
     counts: dict[int, int] = {}
     recount = []

@@ -64,13 +64,14 @@ def _fragments(*parts: str, status: int = 200) -> HttpResponse:
     return HttpResponse("".join(parts), status=status)
 
 
-def _board_effects(request, project: Project, column_ids) -> list[str]:
+def _board_effects(request, project: Project, column_ids, state: fragments.BoardState | None = None) -> list[str]:
     """The regions a card change touches, for the filter the page shows (sent along by hx-include)."""
-    return fragments.count_regions(project.pk, column_ids, BoardFilter.from_params(request.POST))
+    return fragments.count_regions(project.pk, column_ids, BoardFilter.from_params(request.POST), state=state)
 
 
-def _card_context(project: Project, task: Task) -> dict:
-    return {"project": project, "task": task, "columns": fragments.columns_of(project), "can_edit": can_edit(project)}
+def _card_context(project: Project, task: Task, columns: list | None = None) -> dict:
+    columns = fragments.columns_of(project) if columns is None else columns
+    return {"project": project, "task": task, "columns": columns, "can_edit": can_edit(project)}
 
 
 def _detail_context(project: Project, task: Task, *, in_dialog: bool) -> dict:
@@ -304,10 +305,11 @@ def card_create(request: HtmxHttpRequest, project: Project, status_id: int) -> H
     )
     if not request.htmx:
         return redirect(project)
-    context = _card_context(project, task)
+    state = fragments.board_state(project.pk)
+    context = _card_context(project, task, state.columns)
     return _fragments(
         fragments.part("card", context, oob=f"afterbegin:#column-{task.task_status_id}-cards"),
-        *_board_effects(request, project, [task.task_status_id]),
+        *_board_effects(request, project, [task.task_status_id], state),
         fragments.message(target=request.error_target),
         fragments.message(),
     )
@@ -366,8 +368,9 @@ def card_update(request: HtmxHttpRequest, project: Project, task_id: int) -> Htt
     return _fragments(*parts)
 
 
-def _move_target(project: Project, task: Task, post) -> dict:
-    """The column and neighbours of a move: from drag and drop (after_id/before_id), or the menu."""
+def _move_target(project: Project, task: Task | None, post) -> dict:
+    """The column and neighbours of a move: from drag and drop (after_id/before_id), or the menu
+    and the up and down buttons, which need the card (`task`) as it is now."""
     direction = post.get("direction", "")
     if direction in ("up", "down"):
         siblings = Task.objects.live().filter(project=project, task_status_id=task.task_status_id).exclude(pk=task.pk)
@@ -405,19 +408,27 @@ def _move_target(project: Project, task: Task, post) -> dict:
 
 @write_view
 def card_move(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpResponse:
-    try:
-        current = Task.objects.only("pk", "position", "task_status_id", "archived_at").get(pk=task_id, project=project)
-    except (Task.DoesNotExist, ValueError):
-        raise Task.DoesNotExist("That card no longer exists: someone may have deleted it.") from None
-    target = _move_target(project, current, request.POST)
-    task = services.move_task(project=project, task_id=current.pk, actor=request.user, **target)
+    post = request.POST
+    if post.get("direction") or post.get("via") == "menu":
+        # Up, down and the menu name no neighbours: they are found from where the card is now.
+        try:
+            current = Task.objects.only("pk", "position", "task_status_id", "archived_at").get(
+                pk=task_id, project=project
+            )
+        except (Task.DoesNotExist, ValueError):
+            raise Task.DoesNotExist(services.GONE) from None
+        target = _move_target(project, current, post)
+    else:  # drag and drop names the column and the neighbours; the move checks them under its locks
+        target = _move_target(project, None, post)
+    task = services.move_task(project=project, task_id=task_id, actor=request.user, **target)
     if not request.htmx:
         return redirect(project)
-    context = {**_card_context(project, task), "focus": request.POST.get("via") == "menu"}
+    state = fragments.board_state(project.pk)
+    context = {**_card_context(project, task, state.columns), "focus": post.get("via") == "menu"}
     return _fragments(
         fragments.oob_delete(f"#card-{task.pk}"),
         fragments.part("card", context, oob=fragments.card_place(project, task)),
-        *_board_effects(request, project, {current.task_status_id, task.task_status_id}),
+        *_board_effects(request, project, {task.from_status_id, task.task_status_id}, state),
         fragments.message(),
     )
 
@@ -440,9 +451,12 @@ def card_archive(request: HtmxHttpRequest, project: Project, task_id: int) -> Ht
     task = services.archive_task(project=project, task_id=task_id, actor=request.user)
     if not request.htmx:
         return redirect(project)
-    task = _get_card(project, task.pk)
-    parts = [_detail(request, project, task)]
-    if _where(request) in ("board", "dialog"):
+    where = _where(request)
+    parts = []
+    if where != "board":  # the board's archive button swaps nothing: no detail to refresh there
+        task = _get_card(project, task.pk)
+        parts.append(_detail(request, project, task))
+    if where in ("board", "dialog"):
         parts += [
             fragments.oob_delete(f"#card-{task.pk}"),
             *_board_effects(request, project, [task.task_status_id]),

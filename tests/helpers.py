@@ -40,3 +40,28 @@ DERIVED_RULES = [
     ({"todo": 2, "done": 1}, "active"),
     ({"todo": 2, "active": 1}, "active"),
 ]
+
+
+def deadlocks_detected() -> int:
+    """PostgreSQL's count of deadlocks it broke in this database so far (pg_stat_database).
+
+    Statistics reach the view when a backend goes idle or exits: this one is flushed first, and
+    the wait for other backends of the database to leave covers workers that just exited.
+    """
+    import time
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_force_next_flush()")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone()[0] == 0:
+                break
+            time.sleep(0.05)
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+        return cursor.fetchone()[0]

@@ -59,10 +59,10 @@ def create(project, column, owner, title="first"):
 
 
 class TestFirstWrite:
-    # savepoint, column, edge ranks, column share lock + has row, GROUP BY (cache get and set
-    # are not queries), insert row, its derived status, insert task, counts delta, derived
-    # status (guarded: no write), event sequence, event (boards.history), release savepoint.
-    QUERIES = 13
+    # savepoint, column share lock + has row + edge ranks (boards.locking), GROUP BY (cache get
+    # and set are not queries), insert row, its derived status, insert task, counts delta with
+    # the derived status, event sequence with the event (boards.history), release savepoint.
+    QUERIES = 9
 
     def test_exact_with_one_group_by(self, rowless, columns, owner, django_assert_num_queries):
         with django_assert_num_queries(self.QUERIES) as captured:

@@ -18,7 +18,7 @@ from aggregates.models import ProjectTaskStatusAgg
 from boards import services
 from boards.models import Task
 from tests import workers
-from tests.helpers import assert_counts_exact
+from tests.helpers import assert_counts_exact, deadlocks_detected
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -144,6 +144,7 @@ def test_hammering_the_same_tasks(project, columns, owner, start_file):
         for c in ["todo", "active", "review", "issue", "done", "todo"]
     ]
     status_ids = [column.pk for column in columns.values()] + [extra.pk]
+    deadlocks_before = deadlocks_detected()
     procs = [
         spawn(
             "hammer",
@@ -171,6 +172,9 @@ def test_hammering_the_same_tasks(project, columns, owner, start_file):
     done = sum(n for r in results for n in r["done"].values())
     assert done >= 10, results  # they really ran: each tried at least min_ops operations
     assert_counts_exact(project)
+    # Every writer locks columns in id order: PostgreSQL never had to break a deadlock (which the
+    # operations would have retried, hiding it from the counts).
+    assert deadlocks_detected() == deadlocks_before
     check = subprocess.run(
         [sys.executable, "manage.py", "recalc_aggregates", "--check"],
         cwd=workers.ROOT,

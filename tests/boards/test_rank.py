@@ -1,6 +1,6 @@
 """Where a moved card lands: between its new neighbours, ties in position broken by id.
 
-The sibling queries in services._rank carry a redundant position bound (so PostgreSQL reads the
+The sibling queries in services._place carry a redundant position bound (so PostgreSQL reads the
 neighbour from one end of an index range); these prove the bound never changes the answer.
 """
 

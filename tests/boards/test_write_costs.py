@@ -1,0 +1,63 @@
+"""What one card write costs through HTTP, as a browser sends it (htmx): the queries are pinned,
+the same at 15 cards and at 1,000, and at most 10 with the session and user lookups included."""
+
+import pytest
+from django.urls import reverse
+
+from boards.models import Task
+from tests.boards.conftest import HX, add_tasks
+from tests.helpers import assert_counts_exact
+
+pytestmark = pytest.mark.django_db
+
+# session, user, project with membership, BEGIN, the locking read (boards.locking: card, columns,
+# counts row, new neighbours), the write, counts with derived status, history event, COMMIT, the
+# board as the write left it (fragments.board_state): 10; a move that changes no category 9.
+COSTS = {"create": 10, "move across columns": 10, "move within a column": 9, "archive": 10}
+
+
+def requests(project, columns):
+    """Each write as (name, url, data), picking its card from the board as it is now."""
+    todo, done = columns["todo"], columns["done"]
+    cards = list(Task.objects.live().filter(task_status=todo).order_by("position", "pk")[:3])
+    return [
+        ("create", reverse("card_create", args=[project.pk, todo.pk]), {"title": "New"}),
+        (
+            "move across columns",
+            reverse("card_move", args=[project.pk, cards[0].pk]),
+            {"status_id": done.pk, "after_id": Task.objects.live().filter(task_status=done).first().pk},
+        ),
+        (
+            "move within a column",
+            reverse("card_move", args=[project.pk, cards[1].pk]),
+            {"status_id": todo.pk, "after_id": cards[2].pk},
+        ),
+        ("archive", reverse("card_archive", args=[project.pk, cards[2].pk]), {}),
+    ]
+
+
+@pytest.mark.parametrize("size", [15, 1000])
+def test_each_write_is_pinned_at_every_size(owner_client, project, columns, size, django_assert_num_queries):
+    for column in columns.values():
+        add_tasks(project, column, size // len(columns))
+    for name, url, data in requests(project, columns):
+        with django_assert_num_queries(COSTS[name], info=name):
+            response = owner_client.post(url, data, headers=HX)
+        assert response.status_code == 200, (name, response.content[:300])
+    assert_counts_exact(project)
+
+
+def test_a_drag_into_a_stale_neighbour_lands_at_the_bottom(owner_client, project, columns):
+    add_tasks(project, columns["todo"], 3)
+    add_tasks(project, columns["done"], 2)
+    moving, gone = Task.objects.filter(task_status=columns["todo"]).order_by("position")[:2]
+    gone_id = gone.pk
+    gone.delete()
+    url = reverse("card_move", args=[project.pk, moving.pk])
+    response = owner_client.post(url, {"status_id": columns["done"].pk, "after_id": gone_id}, headers=HX)
+    assert response.status_code == 200
+    order = list(Task.objects.live().filter(task_status=columns["done"]).order_by("position", "pk"))
+    assert order[-1] == moving
+    # The response places the card after the card now above it, as a reload shows it.
+    assert f'hx-swap-oob="afterend:#card-{order[-2].pk}"' in response.content.decode()
+    assert_counts_exact(project)
