@@ -54,6 +54,10 @@ def _board_context(project: Project, board_filter: BoardFilter) -> dict:
         "filter": board_filter,
         "can_edit": can_edit(project),
         "is_owner": is_owner(project),
+        # The card partial's switches, set: a missing variable costs the template engine an
+        # exception per card, 250 times a page.
+        "oob": False,
+        "focus": False,
     }
 
 
