@@ -16,7 +16,8 @@ from django.utils import timezone
 from aggregates.models import COUNT_FIELDS, ProjectTaskStatusAgg
 from boards import services
 from boards.access import get_project_for, projects_for
-from boards.models import Membership, Task
+from boards.models import Task
+from boards.views import home_context
 
 AGG_TABLE = ProjectTaskStatusAgg._meta.db_table
 
@@ -63,12 +64,13 @@ def recount_row(project_id: int) -> None:
     )
 
 
-def home_projects(user) -> list:
-    """The home page's projects with counts from COUNT(*) GROUP BY at request time, not the counts rows."""
+def home_projects(user, start: int = 0, stop: int | None = None) -> list:
+    """The home page's projects (all, or the slice start:stop of them) with counts from COUNT(*) GROUP BY
+    at request time over their live tasks, not from the counts rows."""
     projects = list(
         projects_for(user)
         .select_related("application", "derived_status")
-        .order_by("application__name", "application_id", "name", "pk")
+        .order_by("application__name", "application_id", "name", "pk")[start:stop]
     )
     counts: dict[int, dict[str, int]] = {p.pk: dict.fromkeys(COUNT_FIELDS, 0) for p in projects}
     rows = (
@@ -99,22 +101,13 @@ def stored_home_projects(user) -> list:
 
 
 def home(request):
-    """boards.views.home with its counts from COUNT(*) GROUP BY at request time (home_projects)."""
-    memberships = list(
-        Membership.objects.filter(user=request.user).select_related("application").order_by("application__name")
-    )
-    by_application: dict[int, list] = {}
-    for project in home_projects(request.user):
-        by_application.setdefault(project.application_id, []).append(project)
-    workspaces = [
-        {
-            "application": membership.application,
-            "is_owner": membership.role == Membership.Role.OWNER,
-            "projects": by_application.get(membership.application_id, []),
-        }
-        for membership in memberships
-    ]
-    return render(request, "boards/home.html", {"workspaces": workspaces})
+    """boards.views.home with its counts from COUNT(*) GROUP BY at request time, over the page's projects.
+
+    The same page and pager as ours (boards.views.home_context): only where the counts come from differs.
+    """
+    user = request.user
+    context = home_context(user, request.GET.get("page"), lambda start, stop: home_projects(user, start, stop))
+    return render(request, "boards/home.html", context)
 
 
 BOARD = Template(

@@ -5,12 +5,14 @@ partial of the page template, the extra ones marked hx-swap-oob. Without htmx th
 Refused input answers 4xx with the message as a fragment aimed (HX-Retarget) at a message region.
 """
 
+from collections.abc import Callable, Iterable
 from functools import wraps
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -54,6 +56,10 @@ def _board_context(project: Project, board_filter: BoardFilter) -> dict:
         "filter": board_filter,
         "can_edit": can_edit(project),
         "is_owner": is_owner(project),
+        # The card partial's switches, set: a missing variable costs the template engine an
+        # exception per card, 250 times a page.
+        "oob": False,
+        "focus": False,
     }
 
 
@@ -132,6 +138,9 @@ def _owner_only(project: Project) -> None:
 # -- home and projects --------------------------------------------------------------------------
 
 
+HOME_PAGE_SIZE = 50
+
+
 @require_GET
 @login_required
 def home(request: HtmxHttpRequest) -> HttpResponse:
@@ -140,24 +149,52 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         .select_related("application", "status_aggregation", "derived_status")
         .order_by("application__name", "application_id", "name", "pk")
     )
-    return render(request, "boards/home.html", home_context(request.user, projects))
+    context = home_context(request.user, request.GET.get("page"), lambda start, stop: projects[start:stop])
+    return render(request, "boards/home.html", context)
 
 
-def home_context(user, projects) -> dict:
-    """The home page's context: each of the user's workspaces with its projects (one more query)."""
-    memberships = Membership.objects.filter(user=user).select_related("application").order_by("application__name")
+def home_context(user, page, projects_between: Callable[[int, int], Iterable[Project]]) -> dict:
+    """One page of the home page: HOME_PAGE_SIZE of the user's projects, by workspace, and the pager.
+
+    projects_between(start, stop) returns that slice of the user's projects in the page's order
+    (workspace name, workspace, project name, id). Two queries whatever the number of projects:
+    the memberships with their project counts (which size the pager), then the page's projects.
+    An unknown page shows the first; one past the end, the last.
+    """
+    memberships = (
+        Membership.objects.filter(user=user)
+        .select_related("application")
+        .annotate(project_count=Count("application__projects"))
+        .order_by("application__name", "application_id")
+    )
+    memberships = list(memberships)
+    paginator = Paginator(range(sum(membership.project_count for membership in memberships)), HOME_PAGE_SIZE)
+    page = paginator.get_page(page)
+    start = (page.number - 1) * HOME_PAGE_SIZE
     by_application: dict[int, list[Project]] = {}
-    for project in projects:
+    for project in projects_between(start, start + HOME_PAGE_SIZE):
         by_application.setdefault(project.application_id, []).append(project)
-    workspaces = [
-        {
-            "application": membership.application,
-            "is_owner": membership.role == Membership.Role.OWNER,
-            "projects": by_application.get(membership.application_id, []),
-        }
-        for membership in memberships
-    ]
-    return {"workspaces": workspaces}
+    workspaces, before = [], 0
+    for membership in memberships:
+        # The page that holds the workspace's first project (an empty one sits where it would start).
+        first_page = min(before // HOME_PAGE_SIZE + 1, paginator.num_pages)
+        before += membership.project_count
+        projects = by_application.get(membership.application_id, [])
+        workspaces.append(
+            {
+                "application": membership.application,
+                "is_owner": membership.role == Membership.Role.OWNER,
+                "projects": projects,
+                "project_count": membership.project_count,
+                "first_page": first_page,
+                "shown": bool(projects) or (membership.project_count == 0 and first_page == page.number),
+            }
+        )
+    return {
+        "workspaces": [workspace for workspace in workspaces if workspace["shown"]],
+        "all_workspaces": workspaces,
+        "page": page,
+    }
 
 
 @require_POST

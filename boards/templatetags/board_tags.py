@@ -4,7 +4,7 @@ from datetime import datetime
 from django import template
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import escape, format_html_join
 from django.utils.safestring import mark_safe
 
 from boards.text import render_markdown
@@ -30,6 +30,12 @@ def age(moment: datetime | None) -> str:
     return "now"
 
 
+@register.filter(expects_localtime=True)
+def isoformat(moment: datetime | None) -> str:
+    """The text of |date:"c" (ISO 8601, in the current time zone) without the date formatter: half its cost per card."""
+    return moment.isoformat() if moment else ""
+
+
 @register.filter
 def display_name(user) -> str:
     if user is None:
@@ -39,16 +45,35 @@ def display_name(user) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _cards_prefix(project_id: int) -> str:
-    return reverse("board", args=[project_id]) + "cards/"
+    return escape(reverse("board", args=[project_id]) + "cards/")
 
 
 @register.filter
 def card_url(task, action: str = "") -> str:
     """A card's page ("") or action URL ("move", "archive" …): one reverse() per board, not per card."""
-    return f"{_cards_prefix(task.project_id)}{task.pk}/{action + '/' if action else ''}"
+    return mark_safe(f"{_cards_prefix(task.project_id)}{int(task.pk)}/{escape(action) + '/' if action else ''}")  # noqa: S308 - escaped prefix, an integer
+
+
+@register.filter
+def card_refs(task) -> dict[str, str]:
+    """What the card partial repeats, built once per card as safe text: its id and its URL (the actions' prefix).
+
+    Each is printed five or six times per card; safe text skips the escaping of what cannot need it.
+    """
+    pk = int(task.pk)
+    return {"id": mark_safe(str(pk)), "url": mark_safe(f"{_cards_prefix(task.project_id)}{pk}/")}  # noqa: S308 - escaped prefix, an integer
+
+
+@functools.lru_cache(maxsize=1024)
+def _move_options(columns: tuple[tuple[int, str], ...]) -> str:
+    return format_html_join("", '<option value="{}">{}</option>', columns)
 
 
 @register.filter
 def move_options(columns) -> str:
-    """The "Move to" options, the same for every card; built in Python, it is rendered 250 times a page."""
-    return format_html_join("", '<option value="{}">{}</option>', ((column.pk, column.name) for column in columns))
+    """The "Move to" options, the same for every card of a board: built once per column set, not per card.
+
+    Memoized on everything the options show (each column's id and name), so a renamed, added or
+    reordered column is a new key, never a stale menu.
+    """
+    return _move_options(tuple((column.pk, column.name) for column in columns))

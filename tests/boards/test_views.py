@@ -9,9 +9,10 @@ from django.urls import reverse
 
 from aggregates.models import ProjectTaskStatusAgg
 from boards import services
-from boards.models import Category, Project, Task, TaskStatus
+from boards.models import Category, Membership, Project, Task, TaskStatus
+from boards.views import HOME_PAGE_SIZE
 from tests.boards.conftest import HX, add_tasks
-from tests.factories import MembershipFactory, make_project
+from tests.factories import ApplicationFactory, MembershipFactory, make_project
 from tests.helpers import assert_counts_exact
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +62,79 @@ class TestHome:
         html = viewer_client.get(reverse("home")).content.decode()
         assert "Website" in html
         assert "New project" not in html and "Rename" not in html
+
+
+class TestHomePages:
+    """500 projects are ten pages of HOME_PAGE_SIZE, not one page of 500 tiles."""
+
+    @pytest.fixture
+    def workspaces(self, owner, application):
+        """Workspace "A" (the owner's, 70 projects), "B" (a viewer's, 50), "C" (empty): 120 projects, 3 pages."""
+        application.name = "A"
+        application.save()
+        second, empty = ApplicationFactory(name="B"), ApplicationFactory(name="C")
+        MembershipFactory(application=second, user=owner, role=Membership.Role.VIEWER)
+        MembershipFactory(application=empty, user=owner, role=Membership.Role.OWNER)
+        for n in range(70):
+            make_project(application, name=f"A{n:03}")
+        for n in range(50):
+            make_project(second, name=f"B{n:03}")
+        return application, second, empty
+
+    @staticmethod
+    def tiles(html: str) -> list[str]:
+        return re.findall(r'<span class="key">[^<]*</span> ([AB]\d{3})</span>', html)
+
+    def test_pages_of_fifty_in_order_each_project_once(self, owner_client, workspaces):
+        seen = []
+        for page in (1, 2, 3):
+            html = owner_client.get(reverse("home") + f"?page={page}").content.decode()
+            seen += self.tiles(html)
+            assert f"page {page} of 3" in html
+        assert seen == [f"A{n:03}" for n in range(70)] + [f"B{n:03}" for n in range(50)]
+        first = owner_client.get(reverse("home")).content.decode()
+        assert len(self.tiles(first)) == HOME_PAGE_SIZE
+        assert "Projects 1–50 of 120" in first and 'href="?page=2" rel="next"' in first and 'rel="prev"' not in first
+
+    def test_workspace_on_every_page_it_has_projects_and_the_empty_one_where_it_would_start(
+        self, owner_client, workspaces
+    ):
+        a, b, c = workspaces
+        pages = [owner_client.get(reverse("home") + f"?page={page}").content.decode() for page in (1, 2, 3)]
+        shown = [[pk for pk in (a.pk, b.pk, c.pk) if f'<h2 id="application-{pk}-name">' in html] for html in pages]
+        assert shown == [[a.pk], [a.pk, b.pk], [b.pk, c.pk]]
+        assert "No projects in this workspace yet." in pages[2]
+        # The owner's workspace keeps its New project form; the viewer's has none.
+        assert pages[1].count("New project") == 1
+        for html in pages:
+            assert f'href="?page=1#application-{a.pk}-name"' in html
+            assert f'href="?page=2#application-{b.pk}-name"' in html
+            assert f'href="?page=3#application-{c.pk}-name"' in html
+
+    @pytest.mark.parametrize(("asked", "shown"), [("abc", 1), ("0", 3), ("-1", 3), ("99", 3), ("", 1)])
+    def test_unknown_page_shows_the_first_and_out_of_range_the_last(self, owner_client, workspaces, asked, shown):
+        response = owner_client.get(reverse("home") + f"?page={asked}")
+        assert response.status_code == 200
+        assert f"page {shown} of 3" in response.content.decode()
+
+    def test_no_pager_for_a_single_page(self, owner_client, project):
+        html = owner_client.get(reverse("home")).content.decode()
+        assert 'class="pager"' not in html and 'class="workspace-nav"' not in html
+        assert "Website" in html
+
+    @pytest.mark.parametrize("page", ["1", "3"])
+    def test_query_count_fixed_whatever_the_number_of_projects(
+        self, owner_client, workspaces, page, django_assert_num_queries
+    ):
+        # session, user, memberships with their project counts, the page's projects
+        with django_assert_num_queries(4):
+            owner_client.get(reverse("home") + f"?page={page}")
+        a, b, c = workspaces
+        for n in range(60):
+            make_project(c, name=f"C{n:03}")
+        with django_assert_num_queries(4):
+            html = owner_client.get(reverse("home") + f"?page={page}").content.decode()
+        assert "of 180" in html
 
 
 class TestProjects:
