@@ -29,6 +29,10 @@ def gunicorn_workers() -> int:
     return 2 * (os.cpu_count() or 1)
 
 
+def daphne_workers() -> int:
+    return os.cpu_count() or 1
+
+
 class Server:
     """A server process of our own; `kind` is daphne or gunicorn."""
 
@@ -41,11 +45,23 @@ class Server:
     def label(self) -> str:
         if self.kind == "gunicorn":
             return f"gunicorn (WSGI, {gunicorn_workers()} sync workers)"
+        if self.kind == "daphne-workers":
+            return f"daphne (ASGI, {daphne_workers()} processes: python -m tasktrack.serve)"
         return "daphne (ASGI, one process)"
 
     def command(self) -> list[str]:
         if self.kind == "daphne":
             return [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "tasktrack.asgi:application"]
+        if self.kind == "daphne-workers":
+            return [
+                str(BIN / "python"),
+                "-m",
+                "tasktrack.serve",
+                "--workers",
+                str(daphne_workers()),
+                "--port",
+                str(self.port),
+            ]
         return [
             str(BIN / "gunicorn"),
             "--workers",

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 
 from boards import history, realtime
-from boards.models import Project, Task
+from boards.models import Task
 
 log = logging.getLogger(__name__)
 
@@ -251,12 +251,13 @@ def render_change(
     head = meta(seq=seq, first_seq=first_seq, resync=resync)
     if resync:
         return {"editor": head, "viewer": head}
-    project = Project.objects.get(pk=project_id)
+    state = fragments.board_state(project_id)  # the project, its columns and counts: one query
+    project, columns = state.project, state.columns
     tasks = Task.objects.live().filter(project_id=project_id, pk__in=task_ids).select_related("assignee")
     tasks = {task.pk: task for task in tasks}
     places = {pk: fragments.card_place(project, task) for pk, task in tasks.items()}
-    columns = fragments.columns_of(project)
-    counts = fragments.count_regions(project_id, [*column_ids, *(task.task_status_id for task in tasks.values())])
+    touched = [*column_ids, *(task.task_status_id for task in tasks.values())]
+    counts = fragments.count_regions(project_id, touched, state=state)
     html = {}
     for audience, can_edit in (("editor", True), ("viewer", False)):
         parts = [head]

@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from aggregates import signals as agg_signals
 from aggregates.counts import (
     AGG_TABLE,
     CountDriftError,
@@ -15,7 +16,6 @@ from aggregates.counts import (
     derived_category_in_sql,
     refresh_derived_status,
 )
-from aggregates import signals as agg_signals
 from aggregates.models import ProjectTaskStatusAgg
 from boards import services
 from boards.models import Category, Project, Task, TaskStatus

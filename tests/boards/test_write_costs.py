@@ -2,8 +2,11 @@
 the same at 15 cards and at 1,000, and at most 10 with the session and user lookups included."""
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.urls import reverse
 
+from boards import live
 from boards.models import Task
 from tests.boards.conftest import HX, add_tasks
 from tests.helpers import assert_counts_exact
@@ -61,3 +64,20 @@ def test_a_drag_into_a_stale_neighbour_lands_at_the_bottom(owner_client, project
     # The response places the card after the card now above it, as a reload shows it.
     assert f'hx-swap-oob="afterend:#card-{order[-2].pk}"' in response.content.decode()
     assert_counts_exact(project)
+
+
+def test_a_watched_board_adds_three_queries_for_the_live_push(
+    owner_client, project, columns, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    """Someone has the board open: the push renders the card and the counts (boards.live): the
+    board as the write left it, the card, the card above it."""
+    add_tasks(project, columns["todo"], 3)
+    add_tasks(project, columns["done"], 3)
+    async_to_sync(get_channel_layer().group_add)(live.group_name(project.pk), "test.watcher")
+    name, url, data = requests(project, columns)[1]
+    # The test's transaction never commits: the commit hooks run as the block ends, counted too.
+    with django_assert_num_queries(COSTS[name] + 3), django_capture_on_commit_callbacks(execute=True) as hooks:
+        response = owner_client.post(url, data, headers=HX)
+    assert hooks, "the move registered its live push"
+    assert response.status_code == 200
+    assert live.flush()
