@@ -21,13 +21,20 @@ from boards.models import Project, Task, TaskStatus
 
 User = get_user_model()
 
-_TASK_FIELDS = [f.attname for f in Task._meta.concrete_fields]
-_COLUMN_FIELDS = [f.attname for f in TaskStatus._meta.concrete_fields]
-_USER_FIELDS = [f.attname for f in User._meta.concrete_fields]
+
+def fields_of(model) -> list[str]:
+    """A model's columns, in the order Model.from_db takes them."""
+    return [f.attname for f in model._meta.concrete_fields]
 
 
-def _columns(alias: str, fields: list[str]) -> str:
-    return ", ".join(f"{alias}.{connection.ops.quote_name(name)}" for name in fields)
+def select_list(alias: str, model) -> str:
+    """The SELECT list of a model's columns under `alias`, in fields_of() order."""
+    return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields)
+
+
+_TASK_FIELDS = fields_of(Task)
+_COLUMN_FIELDS = fields_of(TaskStatus)
+_USER_FIELDS = fields_of(User)
 
 
 # t: the card, locked alone (locked through a join, a row that a concurrent move updated while we
@@ -86,8 +93,8 @@ def _sql(above: bool | None) -> str:
             "ON true"
         )
     return f"""{_LOCKS}
-SELECT {_columns("t", _TASK_FIELDS)}, {_columns("os", _COLUMN_FIELDS)}, {_columns("ns", _COLUMN_FIELDS)},
-    {_columns("u", _USER_FIELDS)},
+SELECT {select_list("t", Task)}, {select_list("os", TaskStatus)}, {select_list("ns", TaskStatus)},
+    {select_list("u", User)},
     EXISTS (SELECT 1 FROM {AGG_TABLE} a WHERE a.project_id = t.project_id), (SELECT hard FROM hard){places}
 FROM t
 JOIN c os ON os.id = t.task_status_id
@@ -172,7 +179,7 @@ WITH hard AS (
 ), c AS (
     SELECT * FROM shared UNION ALL SELECT * FROM exclusive
 )
-SELECT {_columns("c", _COLUMN_FIELDS)},
+SELECT {select_list("c", TaskStatus)},
     EXISTS (SELECT 1 FROM {AGG_TABLE} a WHERE a.project_id = c.project_id), (SELECT hard FROM hard),
     (SELECT MIN(position) FROM boards_task t
      WHERE t.project_id = c.project_id AND t.task_status_id = c.id AND t.archived_at IS NULL),
