@@ -23,6 +23,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 from django_htmx.middleware import HtmxDetails
 
+from aggregates.counts import get_or_create_project_aggregation
 from boards import fragments, history, live, realtime, services
 from boards.access import ReadOnly, can_edit, get_project_for, is_owner, projects_for
 from boards.fragments import BoardFilter
@@ -173,7 +174,7 @@ def home_context(user, page, projects_between: Callable[[int, int], Iterable[Pro
     start = (page.number - 1) * HOME_PAGE_SIZE
     by_application: dict[int, list[Project]] = {}
     for project in projects_between(start, start + HOME_PAGE_SIZE):
-        by_application.setdefault(project.application_id, []).append(project)
+        by_application.setdefault(project.application_id, []).append(_with_counts(project))
     workspaces, before = [], 0
     for membership in memberships:
         # The page that holds the workspace's first project (an empty one sits where it would start).
@@ -229,6 +230,14 @@ def project_rename(request: HtmxHttpRequest, project: Project) -> HttpResponse:
     )
 
 
+def _with_counts(project: Project) -> Project:
+    """The project with its counts row, bootstrapped (one GROUP BY) when it is missing: a project
+    whose row was removed by hand shows its real counts, not an empty board."""
+    if getattr(project, "status_aggregation", None) is None:
+        project.status_aggregation = get_or_create_project_aggregation(project)
+    return project
+
+
 # -- the board ----------------------------------------------------------------------------------
 
 
@@ -236,7 +245,7 @@ def project_rename(request: HtmxHttpRequest, project: Project) -> HttpResponse:
 @login_required
 @vary_on_headers("HX-Request", "HX-Target")
 def board(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
-    project = get_project_for(request.user, project_id)
+    project = _with_counts(get_project_for(request.user, project_id))
     board_filter = BoardFilter.from_params(request.GET)
     if request.htmx and request.htmx.target == "board-columns":
         return render(request, "boards/board.html#columns", _board_context(project, board_filter))

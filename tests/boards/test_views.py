@@ -743,3 +743,20 @@ class TestFragmentsWithoutRequest:
         for name in ("project_progress", "project_status", "project_name"):
             html = render_to_string(f"boards/board.html#{name}", {"project": project, "oob": True})
             assert f'id="project-{project.pk}-' in html and 'hx-swap-oob="true"' in html
+
+
+class TestMissingCountsRow:
+    """A project whose counts row was removed by hand (ARCHITECTURE: the row can go missing)."""
+
+    def test_board_and_home_bootstrap_the_row_and_show_the_real_counts(self, owner_client, project, columns):
+        add_tasks(project, columns["done"], 3)
+        add_tasks(project, columns["todo"], 1)
+        ProjectTaskStatusAgg.objects.filter(pk=project.pk).delete()
+        html = owner_client.get(reverse("board", args=[project.pk])).content.decode()
+        assert "<b>75%</b> done" in html
+        assert agg(project).done_tasks == 3
+        assert_counts_exact(project)
+        ProjectTaskStatusAgg.objects.filter(pk=project.pk).delete()
+        html = owner_client.get(reverse("home")).content.decode()
+        assert "<b>75%</b> done" in html
+        assert_counts_exact(project)
