@@ -375,6 +375,7 @@ def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=
     now just above it (None: the top).
     """
     after_id, before_id = _neighbour_id(after_id), _neighbour_id(before_id)
+    status_id = _column_id(status_id)  # required: None would mean the card's own column below
     with transaction.atomic():
         task, column, state, read = _lock_card(
             project, task_id, status_id=status_id, after_id=after_id, before_id=before_id
