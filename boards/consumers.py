@@ -69,10 +69,11 @@ def initials(user) -> str:
 
 
 def presence_html(project_id: int) -> str:
-    """The list of people with a fresh heartbeat on this board, as an oob fragment."""
+    """The list of people with a fresh heartbeat on this board, as an oob fragment. Only members
+    of the board's workspace: a member removed a moment ago keeps a heartbeat until it expires."""
     realtime.presence_prune(project_id)
     ids = realtime.presence_user_ids(project_id)
-    users = get_user_model().objects.in_bulk(ids)
+    users = get_user_model().objects.filter(memberships__application__projects=project_id).in_bulk(ids)
     viewers = [
         {"pk": users[pk].pk, "initials": initials(users[pk]), "name": users[pk].get_full_name() or users[pk]}
         for pk in ids

@@ -111,3 +111,17 @@ class TestLocks:
         assert realtime.lock_acquire(42, 2, "Bob").holder_name == "Ada"
         realtime.lock_release(42, 1)
         assert realtime.lock_acquire(42, 2, "Bob").held
+
+
+@pytest.mark.django_db
+def test_presence_lists_only_current_members(project, owner, editor):
+    from boards.consumers import presence_html
+    from boards.models import Membership
+
+    realtime.presence_touch(project.pk, f"{owner.pk}:a")
+    realtime.presence_touch(project.pk, f"{editor.pk}:b")
+    html = presence_html(project.pk)
+    assert f'data-user="{editor.pk}"' in html and f'data-user="{owner.pk}"' in html
+    Membership.objects.filter(user=editor).delete()  # removed, its heartbeat still fresh
+    html = presence_html(project.pk)
+    assert f'data-user="{editor.pk}"' not in html and f'data-user="{owner.pk}"' in html
