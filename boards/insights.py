@@ -203,7 +203,8 @@ def flow_metrics(project: Project, days: int, *, now: dt.datetime | None = None)
 
 _AGE_SQL = """
 WITH ages AS (
-    SELECT extract(epoch FROM %(now)s - t.created_at) / 86400.0 AS age_days
+    -- float8, as in the flow metrics: numeric arithmetic took two fifths of the query.
+    SELECT date_part('epoch', %(now)s - t.created_at) / 86400 AS age_days
     FROM boards_task t
     WHERE t.project_id = %(project)s AND t.archived_at IS NULL
       AND t.task_status_id IN (

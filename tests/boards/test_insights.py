@@ -182,6 +182,14 @@ class TestFlowMetrics:
             assert flow.cycle.buckets == buckets(cycle)
             assert {week: n for week, n in flow.weeks if n} == weeks
 
+    def test_ages_one_query(self, board, project, django_assert_num_queries):
+        for n in range(5):
+            board.create(f"T{n}", "todo", ago(n * 1.5))
+        with django_assert_num_queries(1):
+            ages = insights.open_ages(project, now=NOW)
+        assert (ages.count, ages.median_days, ages.p85_days) == (5, pytest.approx(3), pytest.approx(5.1))
+        assert ages.buckets == [1, 1, 0, 2, 1, 0, 0, 0, 0, 0, 0]  # 0, 1.5, 3, 4.5, 6
+
     def test_arrivals_are_read_from_the_covering_index(self, project):
         # The partial index serves the query only if the query's WHERE implies its condition.
         since = NOW - dt.timedelta(days=365)
