@@ -6,7 +6,8 @@ Seeds one project (cards through boards.services.bulk_create_tasks, so the `crea
 the real ones; the year of moves is then written with set-based SQL, the counts row recounted and
 the daily snapshots filled, leaving the last week to be rebuilt from the log), then renders
 /projects/<id>/insights/ through the Django test client and reports the median of the runs.
-Writes bench/results/insights.txt. Uses the database it is given: never point it at real data.
+Writes bench/results/insights.txt (with --out DIR, DIR/insights.txt). Uses the database it is given:
+never point it at real data.
 """
 
 import argparse
@@ -123,6 +124,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="directory for insights.txt")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     project = Project.objects.filter(key="BIG").first()
@@ -160,7 +162,7 @@ def main():
     lines.append(f"load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     report = "\n".join(lines)
     print(report)
-    out = ROOT / "bench" / "results" / "insights.txt"
+    out = args.out / "insights.txt"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report + "\n")
 

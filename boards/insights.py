@@ -128,7 +128,8 @@ class FlowMetrics:
 
 _FLOW_SQL = """
 WITH arrivals AS (
-    -- The last arrival in done of each card that arrived in the range (the range ends now).
+    -- The last arrival in done of each card that arrived in the range (the range ends now), read
+    -- from the covering index taskevent_arrivals alone.
     SELECT DISTINCT ON (e.task_id) e.task_id, e.seq, e.at AS done_at, e.started_at, e.task_created_at
     FROM boards_taskevent e
     WHERE e.project_id = %(project)s AND e.to_category = 'done' AND e.at >= %(since)s
@@ -142,28 +143,25 @@ WITH arrivals AS (
       AND e.to_category IS DISTINCT FROM 'done' AND e.kind = 'moved' AND e.task_id IS NOT NULL
     GROUP BY e.task_id
 ), done AS (
-    SELECT a.done_at,
-           extract(epoch FROM a.done_at - a.task_created_at) / 86400.0 AS lead_days,
-           extract(epoch FROM a.done_at - a.started_at) / 86400.0 AS cycle_days
+    -- Days in float8 (date_part): extract() returns numeric, whose arithmetic on every row took a
+    -- third of the query; the two agree to the last binary digit or one unit of it.
+    SELECT date_trunc('week', a.done_at AT TIME ZONE %(tz)s)::date AS week,
+           date_part('epoch', a.done_at - a.task_created_at) / 86400 AS lead_days,
+           date_part('epoch', a.done_at - a.started_at) / 86400 AS cycle_days
     FROM arrivals a LEFT JOIN departures d ON d.task_id = a.task_id
     WHERE d.seq IS NULL OR d.seq < a.seq
-), rows AS (
-    SELECT lead_days, cycle_days,
-           date_trunc('week', done_at AT TIME ZONE %(tz)s)::date AS week,
-           width_bucket(greatest(lead_days, 0), %(edges)s::float8[]) AS lead_bucket,
-           width_bucket(greatest(cycle_days, 0), %(edges)s::float8[]) AS cycle_bucket
-    FROM done
 )
--- The percentiles once over all rows; the per-week and per-bucket counts by hashing.
-SELECT 'total', NULL::date, NULL::int, count(*),
+-- The percentiles once over all rows; the counts per (week, lead bucket, cycle bucket) in one
+-- hashed pass, summed per week and per bucket by the caller.
+SELECT 'total', NULL::date, NULL::int, NULL::int, count(*),
        percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY lead_days),
        percentile_cont(ARRAY[0.5, 0.85]) WITHIN GROUP (ORDER BY cycle_days),
        count(cycle_days)
-FROM rows
-UNION ALL SELECT 'week', week, NULL, count(*), NULL, NULL, NULL FROM rows GROUP BY week
-UNION ALL SELECT 'lead', NULL, lead_bucket, count(*), NULL, NULL, NULL FROM rows GROUP BY lead_bucket
-UNION ALL SELECT 'cycle', NULL, cycle_bucket, count(*), NULL, NULL, NULL FROM rows
-    WHERE cycle_bucket IS NOT NULL GROUP BY cycle_bucket
+FROM done
+UNION ALL
+SELECT 'group', week, width_bucket(greatest(lead_days, 0), %(edges)s::float8[]),
+       width_bucket(greatest(cycle_days, 0), %(edges)s::float8[]), count(*), NULL, NULL, NULL
+FROM done GROUP BY 2, 3, 4
 """
 
 
@@ -177,25 +175,23 @@ def flow_metrics(project: Project, days: int, *, now: dt.datetime | None = None)
     now = now or timezone.now()
     today = timezone.localdate(now)
     since = timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=days - 1), dt.time.min))
-    lead, cycle, per_week = Distribution(), Distribution(), {}
+    lead, cycle, per_week = Distribution(), Distribution(), Counter()
     with connection.cursor() as cursor:
         cursor.execute(
             _FLOW_SQL,
             {"project": project.pk, "since": since, "tz": timezone.get_current_timezone_name(), "edges": BUCKET_EDGES},
         )
-        for part, week, bucket, n, lead_p, cycle_p, cycle_n in cursor.fetchall():
+        for part, week, lead_bucket, cycle_bucket, n, lead_p, cycle_p, cycle_n in cursor.fetchall():
             if part == "total":
                 lead.count, cycle.count = n, cycle_n
                 if n:
                     lead.median_days, lead.p85_days = lead_p
                 if cycle_n:
                     cycle.median_days, cycle.p85_days = cycle_p
-            elif part == "week":
-                per_week[week] = n
-            elif part == "lead":
-                lead.buckets[bucket] += n
             else:
-                cycle.buckets[bucket] += n
+                per_week[week] += n
+                lead.buckets[lead_bucket] += n
+                cycle.buckets[cycle_bucket] += n
     first_monday = since.date() - dt.timedelta(days=since.date().weekday())
     weeks = []
     week = first_monday
@@ -207,7 +203,8 @@ def flow_metrics(project: Project, days: int, *, now: dt.datetime | None = None)
 
 _AGE_SQL = """
 WITH ages AS (
-    SELECT extract(epoch FROM %(now)s - t.created_at) / 86400.0 AS age_days
+    -- float8, as in the flow metrics: numeric arithmetic took two fifths of the query.
+    SELECT date_part('epoch', %(now)s - t.created_at) / 86400 AS age_days
     FROM boards_task t
     WHERE t.project_id = %(project)s AND t.archived_at IS NULL
       AND t.task_status_id IN (

@@ -1,8 +1,12 @@
+import bisect
 import datetime as dt
+import math
 import re
+from collections import Counter
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import Case, F, Value, When
 from django.urls import reverse
 from django.utils import timezone
@@ -126,6 +130,106 @@ class TestFlowMetrics:
         assert (flow.lead.count, flow.lead.median_days, flow.cycle.p85_days) == (0, None, None)
         assert sum(n for _, n in flow.weeks) == 0
         assert insights.open_ages(project, now=NOW).count == 0
+
+    def test_one_query(self, board, project, django_assert_num_queries):
+        for n in range(5):
+            board.move(board.create(f"T{n}", "todo", ago(10 + n)), "done", ago(n))
+        with django_assert_num_queries(1):
+            insights.flow_metrics(project, 365, now=NOW)
+
+    def test_agrees_with_the_definition_on_a_crafted_history(self, board, project, columns):
+        board.columns["shipped"] = services.add_column(project=project, name="Shipped", category="done")
+        a = board.create("A", "todo", ago(30.25))
+        board.move(a, "active", ago(20.5))
+        board.move(a, "done", ago(5.1))
+        b = board.create("B", "todo", ago(25))
+        board.move(b, "done", ago(12.3))
+        board.move(b, "active", ago(9))
+        board.move(b, "done", ago(2.7))  # the last arrival counts
+        c = board.create("C", "active", ago(15))
+        board.move(c, "done", ago(10.2))
+        board.move(c, "review", ago(3))  # left done
+        board.create("D", "done", ago(6.6))  # created in done: cycle 0
+        e = board.create("E", "todo", ago(19))
+        board.move(e, "done", ago(8.8))
+        board.move(e, "shipped", ago(4))  # done to done: neither a departure nor an arrival
+        f = board.create("F", "todo", ago(60))
+        board.move(f, "done", ago(40))
+        board.move(f, "active", ago(35))
+        board.move(f, "done", ago(20.05))  # back in done within 30 days, first arrival outside
+        g = board.create("G", "review", ago(9))
+        board.move(g, "done", ago(3.3))
+        board.archive(g, ago(1))  # archived, still done
+        h = board.create("H", "todo", ago(7))
+        board.move(h, "done", ago(4.4))
+        services.delete_task(project=project, task_id=h.pk)  # deleted: the log has no card to count
+        k = board.create("K", "todo", ago(14))
+        board.move(k, "done", ago(9.5))
+        board.move(k, "todo", ago(0.5))  # left done: not done in any range, even one without its arrival
+
+        for days, done in [(7, 3), (30, 6), (90, 6)]:  # A B G in the week; D E F in the month too
+            flow = insights.flow_metrics(project, days, now=NOW)
+            lead, cycle, weeks = flow_by_definition(project, days)
+            assert len(lead) == done
+            assert (flow.lead.count, flow.cycle.count) == (len(lead), len(cycle))
+            assert (flow.lead.median_days, flow.lead.p85_days) == pytest.approx(
+                (percentile(lead, 0.5), percentile(lead, 0.85)), rel=1e-12
+            )
+            assert (flow.cycle.median_days, flow.cycle.p85_days) == pytest.approx(
+                (percentile(cycle, 0.5), percentile(cycle, 0.85)), rel=1e-12
+            )
+            assert flow.lead.buckets == buckets(lead)
+            assert flow.cycle.buckets == buckets(cycle)
+            assert {week: n for week, n in flow.weeks if n} == weeks
+
+    def test_ages_one_query(self, board, project, django_assert_num_queries):
+        for n in range(5):
+            board.create(f"T{n}", "todo", ago(n * 1.5))
+        with django_assert_num_queries(1):
+            ages = insights.open_ages(project, now=NOW)
+        assert (ages.count, ages.median_days, ages.p85_days) == (5, pytest.approx(3), pytest.approx(5.1))
+        assert ages.buckets == [1, 1, 0, 2, 1, 0, 0, 0, 0, 0, 0]  # 0, 1.5, 3, 4.5, 6
+
+    def test_arrivals_are_read_from_the_covering_index(self, project):
+        # The partial index serves the query only if the query's WHERE implies its condition.
+        since = NOW - dt.timedelta(days=365)
+        params = {"project": project.pk, "since": since, "tz": "UTC", "edges": insights.BUCKET_EDGES}
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+            cursor.execute("EXPLAIN " + insights._FLOW_SQL, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "using taskevent_arrivals on boards_taskevent" in plan
+
+
+def flow_by_definition(project, days):
+    """Lead and cycle days and weekly counts read from the log card by card, as the page defines them."""
+    since = timezone.make_aware(dt.datetime.combine(TODAY - dt.timedelta(days=days - 1), dt.time.min))
+    last = {}
+    for event in TaskEvent.objects.filter(project=project, at__gte=since, task__isnull=False).order_by("seq"):
+        if event.kind in ("created", "moved") and event.to_category == "done" != event.from_category:
+            last[event.task_id] = event
+        elif event.kind == "moved" and event.from_category == "done" != event.to_category:
+            last[event.task_id] = None
+    done = [event for event in last.values() if event is not None]
+    lead = sorted((event.at - event.task_created_at) / dt.timedelta(days=1) for event in done)
+    cycle = sorted((event.at - event.started_at) / dt.timedelta(days=1) for event in done)
+    weeks = Counter(event.at.date() - dt.timedelta(days=event.at.weekday()) for event in done)
+    return lead, cycle, dict(weeks)
+
+
+def percentile(values, fraction):
+    """PostgreSQL's percentile_cont over sorted values."""
+    position = fraction * (len(values) - 1)
+    low, high = math.floor(position), math.ceil(position)
+    return values[low] + (position - low) * (values[high] - values[low])
+
+
+def buckets(values):
+    counts = [0] * (len(insights.BUCKET_EDGES) + 1)
+    for value in values:
+        counts[bisect.bisect_right(insights.BUCKET_EDGES, max(value, 0))] += 1
+    return counts
 
 
 def counts(todo=0, active=0, review=0, issue=0, done=0):
