@@ -9,6 +9,15 @@ from tests import event_loops
 from tests.factories import ApplicationFactory, MembershipFactory, UserFactory, make_project
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-screenshots",
+        action="store_true",
+        help="e2e tests write their screenshots over the committed bench/results/*.png "
+        "(by default they go to test-artifacts/screenshots/, which git ignores)",
+    )
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache():
     """Each test starts with an empty cache (the test Redis database index)."""
