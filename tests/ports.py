@@ -2,8 +2,9 @@
 
 A fixed port fails a run whenever something else holds it: another checkout's suite, a server left
 over from a killed run, a socket in TIME_WAIT. Here every server gets a port the kernel just found
-free (bind to port 0), and a server that still loses the race for it is started again on another.
-No Django import: bench/ uses it too.
+free (bind to port 0): daphne and gunicorn adopt a socket already listening there, and a Redis
+that still loses the race for its port is started again on another. No Django import: bench/
+uses it too.
 """
 
 import errno
@@ -29,7 +30,8 @@ def listening_socket(port: int = 0, *, timeout: float = 10.0) -> socket.socket:
     deadline = time.monotonic() + timeout
     while True:
         sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT is free
+        if port:  # connections of the previous owner left in TIME_WAIT do not keep it taken
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError as error:
