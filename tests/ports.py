@@ -30,17 +30,20 @@ def listening_socket(port: int = 0, *, timeout: float = 10.0) -> socket.socket:
     deadline = time.monotonic() + timeout
     while True:
         sock = socket.socket()
-        if port:  # connections of the previous owner left in TIME_WAIT do not keep it taken
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # As servers do (daphne's own sockets, Redis): the connections this one accepts inherit the
+        # option, so once they linger in TIME_WAIT after the server stops, they do not keep the
+        # port from a server restarted on it.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
+            sock.listen(128)
         except OSError as error:
             sock.close()
-            if error.errno != errno.EADDRINUSE or not port or time.monotonic() > deadline:
+            if error.errno != errno.EADDRINUSE or time.monotonic() > deadline:
                 raise
-            time.sleep(0.1)
+            if port:
+                time.sleep(0.1)
             continue
-        sock.listen(128)
         sock.set_inheritable(True)
         return sock
 
