@@ -11,6 +11,7 @@ forgets the loop around each test and stops a loop the test left running.
 """
 
 import asyncio
+import threading
 import time
 
 from asgiref.sync import AsyncToSync, SyncToAsync
@@ -27,7 +28,11 @@ def forget_event_loops() -> None:
 
 def loops_left_open() -> list[asyncio.AbstractEventLoop]:
     """Event loops of async_to_sync calls from this thread that have not finished."""
-    loops = {getattr(SyncToAsync.threadlocal, "main_event_loop", None), *AsyncToSync.loop_thread_executors}
+    here = threading.current_thread()
+    loops = {
+        getattr(SyncToAsync.threadlocal, "main_event_loop", None),
+        *(loop for loop, executor in AsyncToSync.loop_thread_executors.copy().items() if executor._work_thread is here),
+    }
     return [loop for loop in loops if loop is not None and not loop.is_closed()]
 
 
