@@ -14,7 +14,7 @@ from aggregates.models import ProjectTaskStatusAgg
 from bench import data, load
 from bench.drivers import http_available
 from bench.harness import Section, ms, summary
-from bench.servers import Server, next_port
+from bench.servers import Server
 from boards.models import Project, Task
 
 TITLE = "Concurrency: random moves on one project"
@@ -127,7 +127,7 @@ def run(sizes) -> Section:
         section.notes.append("Not measured: the board's move endpoint has not landed on main yet.")
         return section
     project_id = build(sizes)
-    with Server(KIND, next_port()) as server:
+    with Server(KIND) as server:
         result = run_moves(server, project_id, clients=sizes.clients, seconds=sizes.seconds)
     after = drift(project_id)
     section.raw = {"result": {k: v for k, v in result.items() if k != "latencies"}, "drift": after}
@@ -141,7 +141,7 @@ def run(sizes) -> Section:
         f"{sizes.clients} client processes (bench/load.py: http.client, one keep-alive connection each, "
         "logged-in sessions, CSRF token) POST random moves (a random live card to the bottom of a random "
         f"column) to the board's move URL on one project of {max(sizes.board):,} cards for "
-        f"{sizes.seconds:.0f} s, against {Server(KIND, 0).label} on the bench database with Redis. "
+        f"{sizes.seconds:.0f} s, against {Server(KIND).label} on the bench database with Redis. "
         "Drift: the sum of differences between the counts row and a recount afterwards (plus one if the "
         "derived status is wrong)."
     )

@@ -24,12 +24,13 @@ import uuid
 from http.cookiejar import CookieJar
 from pathlib import Path
 
+from tests import ports
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "live_latency.json"
 # Under pytest (the bench smoke test) a short run that leaves the recorded result alone.
 SMOKE = bool(os.environ.get("PYTEST_VERSION"))
 SMOKE_RESULTS = ROOT / "bench" / "results" / "scratch" / "live_latency.json"
-PORT_BASE = int(os.environ.get("LIVE_BENCH_PORT", "18580"))
 SEQ = re.compile(r'data-seq="(\d+)"')
 
 
@@ -80,17 +81,21 @@ def make_board(watchers: int):
 
 
 class Daphne:
-    def __init__(self, port: int):
-        self.port = port
+    """daphne on a socket already listening on a free port: no collision with any other server."""
+
+    def __init__(self):
         env = {**os.environ, "LOG_LEVEL": "WARNING", "DB_POOL_MAX": "8"}
         daphne = str(Path(sys.executable).parent / "daphne")
-        self.process = subprocess.Popen(
-            [daphne, "-b", "127.0.0.1", "-p", str(port), "tasktrack.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with ports.listening_socket() as listener:
+            self.port = listener.getsockname()[1]
+            self.process = subprocess.Popen(
+                [daphne, "--fd", str(listener.fileno()), "tasktrack.asgi:application"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=[listener.fileno()],
+            )
 
     @property
     def url(self) -> str:
@@ -245,7 +250,7 @@ def main():
     call_command("migrate", verbosity=0, interactive=False)
     board = make_board(watchers=10)
     load_before = os.getloadavg()
-    servers = [Daphne(PORT_BASE), Daphne(PORT_BASE + 1)]
+    servers = [Daphne(), Daphne()]
     try:
         for server in servers:
             server.wait_ready()

@@ -1,21 +1,23 @@
 """Start daphne or gunicorn on the benchmark database, wait until it answers, stop it after."""
 
-import itertools
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.db import connection
 
+from tests import ports
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LOGS = ROOT / "bench" / "results" / "scratch"
-PORT_BASE = int(os.environ.get("BENCH_PORT", "18600"))
 
 
 def database_url() -> str:
@@ -34,10 +36,18 @@ def daphne_workers() -> int:
 
 
 class Server:
-    """A server process of our own; `kind` is daphne or gunicorn."""
+    """A server process of our own; `kind` is daphne, daphne-workers (python -m tasktrack.serve)
+    or gunicorn.
 
-    def __init__(self, kind: str, port: int):
-        self.kind, self.port = kind, port
+    It is handed a socket already listening on a port the kernel found free, so it never collides
+    with another server (another suite, a stray process, a port in TIME_WAIT). tasktrack.serve binds
+    its own sockets (SO_REUSEPORT, one per worker): it gets a port held by a bound socket that
+    joins the same group but never listens, so the kernel gives it no connection.
+    """
+
+    def __init__(self, kind: str):
+        self.kind, self.port = kind, 0
+        self.fd: int | None = None
         self.process: subprocess.Popen | None = None
         self.log = None
 
@@ -51,23 +61,16 @@ class Server:
 
     def command(self) -> list[str]:
         if self.kind == "daphne":
-            return [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "tasktrack.asgi:application"]
+            return [str(BIN / "daphne"), "--fd", str(self.fd), "tasktrack.asgi:application"]
         if self.kind == "daphne-workers":
-            return [
-                str(BIN / "python"),
-                "-m",
-                "tasktrack.serve",
-                "--workers",
-                str(daphne_workers()),
-                "--port",
-                str(self.port),
-            ]
+            workers = str(daphne_workers())
+            return [str(BIN / "python"), "-m", "tasktrack.serve", "--workers", workers, "--port", str(self.port)]
         return [
             str(BIN / "gunicorn"),
             "--workers",
             str(gunicorn_workers()),
             "--bind",
-            f"127.0.0.1:{self.port}",
+            f"fd://{self.fd}",
             "--no-control-socket",  # gunicorn 27 otherwise shares one socket path in $HOME with every other
             "tasktrack.wsgi:application",
         ]
@@ -78,13 +81,27 @@ class Server:
         env.update({"DB_POOL_MIN": "1", "DB_POOL_MAX": "2" if self.kind == "gunicorn" else "10"})
         env.setdefault("LOG_LEVEL", "WARNING")
         LOGS.mkdir(parents=True, exist_ok=True)
-        self.log = open(LOGS / f"{self.kind}-{self.port}.log", "w")  # noqa: SIM115
-        while _answers(self.port):  # taken since it was picked: take the next free one
-            self.port = next_port()
-        # A session of its own, so stopping it can reach its workers too.
-        self.process = subprocess.Popen(
-            self.command(), cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        if self.kind == "daphne-workers":
+            with _reserved_port() as self.port:
+                self.log = open(LOGS / f"{self.kind}-{self.port}.log", "w")  # noqa: SIM115
+                self.process = subprocess.Popen(
+                    self.command(), cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+                self._wait_ready()
+            return self
+        with ports.listening_socket() as listener:
+            self.port, self.fd = listener.getsockname()[1], listener.fileno()
+            self.log = open(LOGS / f"{self.kind}-{self.port}.log", "w")  # noqa: SIM115
+            # A session of its own, so stopping it can reach its workers too.
+            self.process = subprocess.Popen(
+                self.command(),
+                cwd=ROOT,
+                env=env,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=[self.fd],
+            )
         self._wait_ready()
         return self
 
@@ -113,6 +130,15 @@ class Server:
             self.log.close()
 
 
+@contextmanager
+def _reserved_port():
+    """A free port held until the block ends by a bound, never listening SO_REUSEPORT socket."""
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind(("127.0.0.1", 0))
+        yield holder.getsockname()[1]
+
+
 def _answers(port: int, path: str = "/") -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
@@ -121,15 +147,3 @@ def _answers(port: int, path: str = "/") -> bool:
         return path == "/"
     except OSError:
         return False
-
-
-_ports = itertools.cycle(range(PORT_BASE + 1, PORT_BASE + 100))
-
-
-def next_port() -> int:
-    """A fresh free port for each server start: a stopping server never answers for the next one."""
-    for _ in range(99):
-        port = next(_ports)
-        if not _answers(port):
-            return port
-    raise RuntimeError(f"no free port in {PORT_BASE + 1}-{PORT_BASE + 99}: set BENCH_PORT")

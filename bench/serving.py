@@ -3,7 +3,7 @@
 from bench.concurrency import COLUMNS, build, drift, drift_detail, row, run_moves
 from bench.drivers import http_available
 from bench.harness import Section, ratio, summary
-from bench.servers import Server, next_port
+from bench.servers import Server
 
 TITLE = "Serving HTTP: daphne vs gunicorn, same workload"
 ROUNDS = 2  # turns per server; a smoke run (a few seconds) takes one
@@ -21,7 +21,7 @@ def run(sizes) -> Section:
     turns = ROUNDS if sizes.seconds >= 10 else 1
     for _ in range(turns):
         for kind in KINDS:
-            with Server(kind, next_port()) as server:
+            with Server(kind) as server:
                 results[kind].append(
                     run_moves(server, project_id, clients=sizes.clients, seconds=sizes.seconds / turns)
                 )

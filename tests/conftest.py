@@ -1,9 +1,21 @@
+import sys
+
 import pytest
 from channels.layers import channel_layers
 from django.core.cache import cache
 
 from boards.models import Membership
+from tests import event_loops
 from tests.factories import ApplicationFactory, MembershipFactory, UserFactory, make_project
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-screenshots",
+        action="store_true",
+        help="e2e tests write their screenshots over the committed bench/results/*.png "
+        "(by default they go to test-artifacts/screenshots/, which git ignores)",
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -12,6 +24,20 @@ def _clean_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _own_event_loops():
+    """Each test's async code runs in a loop of its own, never in one an earlier test left behind
+    (tests/event_loops.py); a loop this test left running is described, stopped and forgotten."""
+    event_loops.forget_event_loops()
+    yield
+    for loop in event_loops.loops_left_open():
+        # Captured with the test's teardown: the report says where each task was stuck.
+        print(event_loops.describe(loop), file=sys.stderr)
+        if not event_loops.stop(loop):
+            print(f"{loop!r} did not stop; later tests no longer use it", file=sys.stderr)
+    event_loops.forget_event_loops()
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,6 @@
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from django.conf import settings
 from django.test import Client
 
 from tasktrack.asgi import application
+from tests import ports
 
 ROOT = Path(__file__).resolve().parent.parent
 ORIGIN = "http://127.0.0.1"
@@ -60,22 +60,13 @@ def column_count(html: str, column_id: int) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def free_port(candidates) -> int:
-    for port in candidates:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in the range given")
-
-
 class Daphne:
-    """A daphne process serving the project on one port, against the test database."""
+    """A daphne process serving the project against the test database, on a port it is handed
+    already listening (a free one, or `port` to come back where a stopped server was)."""
 
-    def __init__(self, port: int, **env):
-        self.port = port
+    def __init__(self, port: int = 0, **env):
+        listener = ports.listening_socket(port)
+        self.port = listener.getsockname()[1]
         database = settings.DATABASES["default"]
         child_env = {
             **os.environ,
@@ -89,24 +80,24 @@ class Daphne:
             "PGAPPNAME": APP_NAME,  # libpq names the server's sessions, so stop() can wait for them
             **env,
         }
-        self.process = subprocess.Popen(
-            [DAPHNE, "-b", "127.0.0.1", "-p", str(port), "tasktrack.asgi:application"],
-            cwd=ROOT,
-            env=child_env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        with listener:
+            self.process = subprocess.Popen(
+                [DAPHNE, "--fd", str(listener.fileno()), "tasktrack.asgi:application"],
+                cwd=ROOT,
+                env=child_env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                pass_fds=[listener.fileno()],
+            )
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"daphne on {self.port} exited: {self.process.stderr.read().decode()[-2000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+            if ports.answers_http(self.port):  # the socket listens from the start: ask daphne itself
                 return
-            except OSError:
-                time.sleep(0.2)
+            time.sleep(0.2)
         raise RuntimeError(f"daphne on {self.port} did not start")
 
     @property

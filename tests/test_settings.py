@@ -4,7 +4,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +20,7 @@ from django.conf import settings
 from django_redis.cache import RedisCache
 
 from tasktrack.channel_layer import RedisChannelLayer
+from tests import ports
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -158,12 +158,10 @@ class TestProduction:
 
 
 @pytest.fixture
-def silent_redis(unused_port):
+def silent_redis():
     """A TCP server that accepts connections and never answers: a hung Redis."""
-    server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", unused_port))
-    server.listen(16)
+    server = ports.listening_socket()
+    port = server.getsockname()[1]
     accepted = []
     stop = threading.Event()
 
@@ -177,21 +175,12 @@ def silent_redis(unused_port):
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield f"redis://127.0.0.1:{unused_port}/0"
+    yield f"redis://127.0.0.1:{port}/0"
     stop.set()
     thread.join()
     for connection in accepted:
         connection.close()
     server.close()
-
-
-@pytest.fixture
-def unused_port():
-    for port in range(18310, 18330):
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return port
-    pytest.fail("no free port in 18310-18329")
 
 
 class TestRedisTimeouts:
@@ -250,7 +239,7 @@ class TestRedisTimeouts:
 
 @pytest.mark.slow
 class TestStaticUnderDaphne:
-    def test_whitenoise_serves_collected_static_files_with_debug_off(self, tmp_path, unused_port):
+    def test_whitenoise_serves_collected_static_files_with_debug_off(self, tmp_path):
         env = production_env(STATIC_ROOT=str(tmp_path / "static"), SECURE_SSL_REDIRECT="0", ALLOWED_HOSTS="127.0.0.1")
         del env["DATABASE_URL"], env["REDIS_URL"]  # static files need neither
         env["SQLITE_PATH"] = str(tmp_path / "db.sqlite3")
@@ -259,16 +248,19 @@ class TestStaticUnderDaphne:
         manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())
         hashed = manifest["paths"]["css/app.css"]
         assert hashed != "css/app.css"
-        daphne = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(unused_port), "tasktrack.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        with ports.listening_socket() as listener:
+            port = listener.getsockname()[1]
+            daphne = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "tasktrack.asgi:application"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                pass_fds=[listener.fileno()],
+            )
         try:
-            response = _get_when_up(f"http://127.0.0.1:{unused_port}/static/{hashed}", daphne)
+            response = _get_when_up(f"http://127.0.0.1:{port}/static/{hashed}", daphne)
             assert response.status == 200
             assert response.read() == (ROOT / "static" / "css" / "app.css").read_bytes()
             assert "max-age=315360000" in response.headers["Cache-Control"]  # whitenoise: hashed = immutable
@@ -284,7 +276,7 @@ def _get_when_up(url: str, process: subprocess.Popen):
             pytest.fail(f"daphne exited: {process.stderr.read()}")
         try:
             return urllib.request.urlopen(url, timeout=5)
-        except urllib.error.URLError:
+        except OSError:  # refused, reset, or not answered yet (URLError is one too)
             time.sleep(0.2)
     pytest.fail(f"daphne never answered {url}")
 
@@ -330,8 +322,9 @@ class TestMakeTestServicesCheck:
             ("REDIS_URL", "redis://127.0.0.1:{port}/0", "Redis is not reachable"),
         ],
     )
-    def test_one_line_and_stop(self, unused_port, variable, url, expected):
-        env = {**os.environ, variable: url.format(port=unused_port)}
+    def test_one_line_and_stop(self, variable, url, expected):
+        port = ports.refused_port()
+        env = {**os.environ, variable: url.format(port=port)}
         result = subprocess.run(
             ["make", "--no-print-directory", "services-check"], cwd=ROOT, env=env, capture_output=True, text=True
         )
@@ -339,7 +332,7 @@ class TestMakeTestServicesCheck:
         lines = (result.stdout + result.stderr).strip().splitlines()
         assert len(lines) == 1, lines
         assert expected in lines[0]
-        assert f"127.0.0.1:{unused_port}" in lines[0]
+        assert f"127.0.0.1:{port}" in lines[0]
         assert "start it with:" in lines[0]
 
     def test_passes_when_both_listen(self):

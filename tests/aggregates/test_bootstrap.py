@@ -11,17 +11,18 @@ from aggregates.counts import INIT_KEY, get_or_create_project_aggregation
 from aggregates.models import ProjectTaskStatusAgg
 from boards import services
 from boards.models import Task
+from tests import ports
 from tests.helpers import assert_counts_exact
 
 pytestmark = pytest.mark.django_db
 
 EXISTING = 1200
 
-# A cache that cannot connect: a closed port of our own range, the settings' timeouts.
+# A cache that cannot connect: a port that refuses connections, the settings' timeouts.
 DEAD_REDIS = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": "redis://127.0.0.1:18199/1",
+        "LOCATION": f"redis://127.0.0.1:{ports.refused_port()}/1",
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.3, "SOCKET_TIMEOUT": 0.5, "IGNORE_EXCEPTIONS": True},
     }
 }

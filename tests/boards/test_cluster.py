@@ -7,7 +7,6 @@ from tests.live_support import (
     Browserless,
     Daphne,
     column_count,
-    free_port,
     session_cookie,
     ws_connect,
     ws_receive_until,
@@ -23,8 +22,8 @@ pytestmark = [
 
 @pytest.fixture
 def two_servers():
-    first = Daphne(free_port(range(18501, 18520)))
-    second = Daphne(free_port(range(18521, 18540)))
+    first = Daphne()
+    second = Daphne()
     try:
         first.wait_ready()
         second.wait_ready()

@@ -9,8 +9,9 @@ from django.test import override_settings
 
 from boards import live, realtime, services
 from boards.models import Task
+from tests import ports
 from tests.helpers import assert_counts_exact
-from tests.live_support import column_count, free_port, open_socket, receive_until, session_cookie
+from tests.live_support import column_count, open_socket, receive_until, session_cookie
 from tests.reliability.conftest import OwnRedis
 
 pytestmark = [
@@ -19,7 +20,7 @@ pytestmark = [
     pytest.mark.timeout(60),
 ]
 
-DEAD_PORT = free_port(range(18590, 18600))
+DEAD_PORT = ports.refused_port()  # a Redis that is down
 HX = {"HX-Request": "true"}
 
 
@@ -117,7 +118,7 @@ class TestDeadRedis:
 
 class TestRedisRestart:
     def test_live_push_resumes_within_seconds_of_redis_coming_back(self, project, columns, editor, owner, caplog):
-        redis = OwnRedis(free_port(range(18595, 18599)))
+        redis = OwnRedis()
         redis.start()
         task = services.create_task(project=project, status_id=columns["todo"].pk, title="Restart", reporter=editor)
         cookie = session_cookie(owner)

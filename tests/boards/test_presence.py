@@ -6,9 +6,9 @@ import pytest
 from django.test import override_settings
 
 from boards import realtime
-from tests.live_support import free_port
+from tests import ports
 
-DEAD_PORT = free_port(range(18590, 18600))  # nothing listens there: a Redis that is down
+DEAD_PORT = ports.refused_port()  # a Redis that is down
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
 """Debian's Chromium driven by Playwright: the one launch every browser test shares."""
 
 import os
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright never downloads a browser here
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -35,3 +37,16 @@ def browser(_orm_beside_playwright):
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def screenshot_path(request):
+    """Where a test saves a screenshot named `name`: test-artifacts/screenshots/ (ignored by git),
+    so a run leaves the work tree clean; with --update-screenshots, bench/results/, the committed
+    pictures of the board and the insights page."""
+    if request.config.getoption("--update-screenshots"):
+        folder = ROOT / "bench" / "results"
+    else:
+        folder = ROOT / "test-artifacts" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return lambda name: folder / name

@@ -1,7 +1,6 @@
 """The board in a real Chromium against a live server: create, drag, reload, keyboard move, archive."""
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -12,8 +11,6 @@ from tests.factories import ApplicationFactory, MembershipFactory, make_project
 from tests.helpers import assert_counts_exact
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-SCREENSHOT = Path(__file__).resolve().parents[2] / "bench" / "results" / "board.png"
 
 
 @pytest.fixture
@@ -181,7 +178,7 @@ def test_hard_limit_refusal_puts_the_card_back(page, live_server, board):
     assert_counts_exact(project)
 
 
-def test_filter_updates_url_and_screenshot(page, live_server, board):
+def test_filter_updates_url_and_screenshot(page, live_server, board, screenshot_path):
     project, columns = board["project"], board["columns"]
     bo = MembershipFactory(application=project.application, user__first_name="Bo").user
     for n in range(6):
@@ -199,8 +196,7 @@ def test_filter_updates_url_and_screenshot(page, live_server, board):
         project=project, status_id=review.pk, name=review.name, category="review", wip_limit=3, wip_hard=True
     )
     page.goto(f"{live_server.url}{project.get_absolute_url()}")
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), caret="initial")  # "hide" injects a style: CSP noise
+    page.screenshot(path=str(screenshot_path("board.png")), caret="initial")  # "hide" injects a style: CSP noise
     page.fill("#filter-q", "polish")
     expect(page).to_have_url(re.compile(r"\?q=polish"))
     expect(page.locator(f"#column-{columns['active'].pk}-count .matching")).to_have_text("6 match")

@@ -2,7 +2,6 @@
 
 import datetime as dt
 import random
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -15,7 +14,6 @@ from tests.factories import ApplicationFactory, MembershipFactory, make_project
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "bench" / "results" / "insights.png"
 FLOW = ["todo", "active", "review", "done"]
 
 
@@ -49,7 +47,7 @@ def project_with_history(db):
     return {"user": user, "project": project}
 
 
-def test_insights_charts_render(browser, live_server, project_with_history):
+def test_insights_charts_render(browser, live_server, project_with_history, screenshot_path):
     project, user = project_with_history["project"], project_with_history["user"]
     context = browser.new_context(viewport={"width": 1440, "height": 1000})
     page = context.new_page()
@@ -88,7 +86,6 @@ def test_insights_charts_render(browser, live_server, project_with_history):
 
     page.goto(f"{live_server.url}/projects/{project.pk}/insights/?days=60")
     expect(cfd).to_be_visible()
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.screenshot(path=str(screenshot_path("insights.png")), full_page=True)
     context.close()
     assert errors == []

@@ -6,14 +6,14 @@ from playwright.sync_api import expect
 from boards import live, services
 from boards.models import Membership
 from tests.factories import ApplicationFactory, MembershipFactory, make_project
-from tests.live_support import Browserless, Daphne, free_port, session_cookie
+from tests.live_support import Browserless, Daphne, session_cookie
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
 
 @pytest.fixture
 def server():
-    daphne = Daphne(free_port(range(18541, 18560)))
+    daphne = Daphne()
     try:
         daphne.wait_ready()
         yield daphne
@@ -109,7 +109,7 @@ def test_a_gap_or_a_reconnect_refetches_the_board(board, server, browser):
 
     # The server goes away: the page says so, and when it is back it catches up by itself with
     # what changed meanwhile (a move made through another process).
-    other = Daphne(free_port(range(18561, 18580)))
+    other = Daphne()
     restarted = None
     try:
         other.wait_ready()

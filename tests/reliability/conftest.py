@@ -1,6 +1,7 @@
 """Processes the fault tests own: a Redis they may stop, a daphne they talk to over loopback.
 
-Ports come from this branch's range (18700-18799); every wait is bounded.
+Each gets a port the kernel found free (tests/ports.py), so a second suite or a stray server
+cannot collide with them; every wait is bounded.
 """
 
 import os
@@ -14,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 from django.db import connection
 
+from tests import ports
+
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_PORT = int(os.environ.get("RELIAB_REDIS_PORT", "18701"))
-DAPHNE_PORT = int(os.environ.get("RELIAB_DAPHNE_PORT", "18702"))
 
 
 def wait_for_port(port: int, *, up: bool = True, timeout: float = 15.0) -> None:
@@ -35,6 +37,17 @@ def wait_for_port(port: int, *, up: bool = True, timeout: float = 15.0) -> None:
     raise TimeoutError(f"port {port} did not go {'up' if up else 'down'} within {timeout}s")
 
 
+def wait_for_http(process: subprocess.Popen, port: int, timeout: float) -> None:
+    """Until the server answers HTTP on the port (its socket listens before it can answer)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the server exited"
+        if ports.answers_http(port):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing answered HTTP on {port} within {timeout}s")
+
+
 def stop_process(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.terminate()
@@ -47,9 +60,13 @@ def stop_process(process: subprocess.Popen) -> None:
 
 @dataclass
 class OwnRedis:
-    """A redis-server on its own port, started and stopped by the test."""
+    """A redis-server on a port of its own, started and stopped by the test.
 
-    port: int
+    The first start takes a free port, and another one if something took it meanwhile; later
+    starts come back on the same port, where the clients under test expect Redis.
+    """
+
+    port: int = 0
     process: subprocess.Popen | None = None
 
     @property
@@ -58,6 +75,19 @@ class OwnRedis:
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None, "already running"
+        if self.port:
+            self._start()
+            return
+        for _ in range(5):
+            self.port = ports.free_port()
+            try:
+                self._start()
+                return
+            except PortTaken:
+                continue
+        raise PortTaken("redis-server lost every free port it was given to another process")
+
+    def _start(self) -> None:
         self.process = subprocess.Popen(
             [
                 shutil.which("redis-server") or "redis-server",
@@ -75,7 +105,29 @@ class OwnRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_for_port(self.port)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise PortTaken(f"redis-server could not listen on {self.port}")
+            owner = self._server_pid()
+            if owner == self.process.pid:
+                return
+            if owner is not None:  # another Redis answers there, ours will fail to bind
+                stop_process(self.process)
+                raise PortTaken(f"another Redis (pid {owner}) listens on {self.port}")
+            time.sleep(0.05)
+        stop_process(self.process)
+        raise TimeoutError(f"redis-server did not come up on {self.port} within 15 s")
+
+    def _server_pid(self) -> int | None:
+        """The pid of the Redis answering on our port, None when none does."""
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=0.5, socket_connect_timeout=0.5)
+        try:
+            return int(client.info("server")["process_id"])
+        except (redis.RedisError, OSError):
+            return None
+        finally:
+            client.close()
 
     def stop(self) -> None:
         if self.process is not None:
@@ -83,12 +135,16 @@ class OwnRedis:
         wait_for_port(self.port, up=False)
 
 
+class PortTaken(RuntimeError):
+    """The server could not have the port it was given."""
+
+
 @pytest.fixture
 def own_redis():
-    redis = OwnRedis(REDIS_PORT)
-    redis.start()
-    yield redis
-    redis.stop()
+    server = OwnRedis()
+    server.start()
+    yield server
+    server.stop()
 
 
 def production_env(**extra: str) -> dict:
@@ -122,7 +178,7 @@ def daphne(transactional_db, tmp_path):
     """Start daphne against the test database (so rows must be committed: transactional_db)."""
     started: list[Daphne] = []
 
-    def start(*, redis_url: str | None = None, port: int = DAPHNE_PORT, static: bool = False, **env: str) -> Daphne:
+    def start(*, redis_url: str | None = None, static: bool = False, **env: str) -> Daphne:
         """static=True collects the static files first (with DEBUG off whitenoise serves only those)."""
         db = connection.settings_dict
         credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
@@ -140,21 +196,22 @@ def daphne(transactional_db, tmp_path):
                 check=True,
                 timeout=60,
             )
-        # Never talk to a server left over from an earlier test: the port must be free first.
-        wait_for_port(port, up=False, timeout=15)
-        log_path = tmp_path / f"daphne-{port}.log"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "tasktrack.asgi:application"],
-            cwd=ROOT,
-            env=production_env(**extra),
-            stdout=log_path.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
+        # A port of its own, handed over already listening: never a server left from an earlier test.
+        with ports.listening_socket() as listener:
+            port = listener.getsockname()[1]
+            log_path = tmp_path / f"daphne-{port}.log"
+            process = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "tasktrack.asgi:application"],
+                cwd=ROOT,
+                env=production_env(**extra),
+                stdout=log_path.open("wb"),
+                stderr=subprocess.STDOUT,
+                pass_fds=[listener.fileno()],
+            )
         server = Daphne(port, process, log_path)
         started.append(server)
         try:
-            wait_for_port(port, timeout=30)
-            assert process.poll() is None, "daphne exited"
+            wait_for_http(process, port, timeout=30)
         except (TimeoutError, AssertionError):
             stop_process(process)
             raise AssertionError(f"daphne did not start:\n{server.log()}") from None
