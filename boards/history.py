@@ -93,23 +93,36 @@ def _save_one(event: TaskEvent) -> TaskEvent:
     _stamp(event, timezone.now())
     fields = [f for f in TaskEvent._meta.concrete_fields if f.attname not in ("id", "seq")]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
+    values = [[f.get_db_prep_save(getattr(event, f.attname), connection)] for f in fields]
+    placeholders = ["%s"] * len(fields)
+    if getattr(event, "start_from_log", False):
+        # As _mark_arrivals looks it up: when the card first went past todo, else its creation.
+        index = [f.attname for f in fields].index("started_at")
+        placeholders[index] = _FIRST_START
+        values[index] = [event.task_id, *FLOW_KINDS, Category.TODO, event.task_created_at]
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH s AS ({_TAKE_SEQ}) INSERT INTO {_EVENT_TABLE} (seq, {columns}) "
-            f"SELECT s.last_seq, {', '.join(['%s'] * len(fields))} FROM s RETURNING id, seq",
-            [event.project_id, 1, *values],
+            f"SELECT s.last_seq, {', '.join(placeholders)} FROM s RETURNING id, seq, started_at",
+            [event.project_id, 1, *(value for group in values for value in group)],
         )
-        event.pk, event.seq = cursor.fetchone()
+        event.pk, event.seq, event.started_at = cursor.fetchone()
     event._state.adding = False
     return event
+
+
+_FIRST_START = (
+    f"COALESCE((SELECT MIN(e.at) FROM {_EVENT_TABLE} e WHERE e.task_id = %s AND e.kind IN (%s, %s) "
+    "AND e.to_category IS NOT NULL AND e.to_category <> %s), %s)"
+)
 
 
 def _mark_arrivals(pairs: Sequence[tuple[TaskEvent, Task]]) -> None:
     """Give each arrival in done the time its card first went past todo.
 
     A card coming straight from todo (or created in done) starts now; the others are looked up
-    with one query for all of them (an indexed read; no query when there are none).
+    with one query for all of them (an indexed read; no query when there are none), or for one
+    event on PostgreSQL inside its INSERT (_save_one).
     """
     arrivals = [(event, task) for event, task in pairs if _arrives_done(event)]
     for event, task in arrivals:
@@ -117,6 +130,9 @@ def _mark_arrivals(pairs: Sequence[tuple[TaskEvent, Task]]) -> None:
         event.task_created_at = task.created_at
     earlier = [task.pk for event, task in arrivals if not event.starts_now]
     if not earlier:
+        return
+    if len(pairs) == 1 and connection.vendor == "postgresql":
+        pairs[0][0].start_from_log = True  # _save_one reads it in the INSERT itself
         return
     first = dict(
         TaskEvent.objects.filter(task_id__in=earlier, kind__in=FLOW_KINDS, to_category__isnull=False)
