@@ -1,5 +1,8 @@
-"""Cross-cutting HTTP concerns: the Content-Security-Policy header, NUL bytes, the 503 page."""
+"""Cross-cutting HTTP concerns: the client's address behind our proxy, the Content-Security-Policy
+header, NUL bytes, the 503 page."""
 
+import contextlib
+import ipaddress
 import logging
 import sys
 
@@ -13,6 +16,27 @@ from django.views import defaults
 log = logging.getLogger(__name__)
 
 DATABASE_ERRORS = (OperationalError, InterfaceError)
+
+
+class ForwardedClientMiddleware:
+    """Behind our proxy (settings.TRUSTED_PROXIES, set from BEHIND_PROXY), take the client's address
+    from X-Forwarded-For, as daphne --proxy-headers does for itself. gunicorn leaves REMOTE_ADDR at
+    the proxy's address, and the log-in limit per address would then lock everyone out at once.
+
+    Only the last entry counts: our proxy appended it; anything before it is the client's own claim.
+    A request that does not come from a trusted proxy keeps its address.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        trusted = getattr(settings, "TRUSTED_PROXIES", ())
+        if trusted and request.META.get("REMOTE_ADDR") in trusted:
+            forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+            with contextlib.suppress(ValueError):  # no usable address: keep the proxy's
+                request.META["REMOTE_ADDR"] = str(ipaddress.ip_address(forwarded))
+        return self.get_response(request)
 
 
 class ContentSecurityPolicyMiddleware:

@@ -82,13 +82,16 @@ class Daphne:
         }
         with listener:
             self.process = subprocess.Popen(
-                [DAPHNE, "--fd", str(listener.fileno()), "tasktrack.asgi:application"],
+                self.command(listener.fileno()),
                 cwd=ROOT,
                 env=child_env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 pass_fds=[listener.fileno()],
             )
+
+    def command(self, fd: int) -> list[str]:
+        return [DAPHNE, "--fd", str(fd), "tasktrack.asgi:application"]
 
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
@@ -137,6 +140,14 @@ class Daphne:
                 if row[0] == 0:
                     return
                 time.sleep(0.1)
+
+
+class Gunicorn(Daphne):
+    """gunicorn (WSGI, two sync workers) serving HTTP, as README's production start runs it."""
+
+    def command(self, fd: int) -> list[str]:
+        gunicorn = str(Path(DAPHNE).with_name("gunicorn"))
+        return [gunicorn, "--workers", "2", "--bind", f"fd://{fd}", "--no-control-socket", "tasktrack.wsgi:application"]
 
 
 class Browserless:

@@ -1,4 +1,5 @@
-"""Two daphne processes sharing PostgreSQL and Redis deliver each other's events."""
+"""Two servers sharing PostgreSQL and Redis deliver each other's events: two daphne processes, and
+gunicorn serving HTTP beside daphne serving the sockets (README's production start)."""
 
 import pytest
 
@@ -6,6 +7,7 @@ from boards import services
 from tests.live_support import (
     Browserless,
     Daphne,
+    Gunicorn,
     column_count,
     session_cookie,
     ws_connect,
@@ -20,9 +22,9 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def two_servers():
-    first = Daphne()
+@pytest.fixture(params=[Daphne, Gunicorn], ids=["daphne", "gunicorn"])
+def two_servers(request):
+    first = request.param()  # takes the move over HTTP
     second = Daphne()
     try:
         first.wait_ready()
@@ -37,8 +39,10 @@ def test_a_change_posted_to_one_process_reaches_a_socket_on_the_other(two_server
     first, second = two_servers
     task = services.create_task(project=project, status_id=columns["todo"].pk, title="Across", reporter=editor)
     editor_session, owner_session = session_cookie(editor), session_cookie(owner)
+    # Behind the proxy, the editor's own page keeps its socket on daphne when gunicorn serves HTTP.
+    mine_url = second.url if isinstance(first, Gunicorn) else first.url
     with (
-        ws_connect(first.url, project.pk, editor_session, client_id="page-a") as mine,
+        ws_connect(mine_url, project.pk, editor_session, client_id="page-a") as mine,
         ws_connect(second.url, project.pk, owner_session, client_id="page-b") as theirs,
     ):
         ws_receive_until(mine, 'data-kind="hello"')

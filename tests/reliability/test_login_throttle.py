@@ -2,7 +2,7 @@
 
 import pytest
 from django.contrib.auth import SESSION_KEY
-from django.test import Client
+from django.test import Client, override_settings
 
 from boards import login
 from tests.factories import UserFactory
@@ -94,3 +94,48 @@ def test_locked_out_attempt_does_not_check_the_password(django_assert_num_querie
     # No user lookup: a locked-out username tells an attacker nothing, and costs no hashing.
     with django_assert_num_queries(0):
         assert attempt(client, "grace", "secret-pass").status_code == 429
+
+
+@pytest.fixture
+def behind_proxy():
+    with override_settings(TRUSTED_PROXIES=["127.0.0.1"]):
+        yield
+
+
+@pytest.mark.usefixtures("behind_proxy")
+class TestBehindTheProxy:
+    """gunicorn behind our proxy sees the proxy's address: the client's comes from X-Forwarded-For
+    (tasktrack.middleware.ForwardedClientMiddleware), so one guesser does not lock out everyone."""
+
+    def via_proxy(self, client_address: str) -> Client:
+        # What a client may claim comes first; the address our proxy appends comes last.
+        return Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=f"198.51.100.1, {client_address}")
+
+    def test_the_limit_per_address_holds_per_client_not_per_proxy(self):
+        UserFactory(username="gina")
+        guesser = self.via_proxy("203.0.113.9")
+        for index in range(login.MAX_FAILURES_PER_ADDRESS):
+            attempt(guesser, f"guess{index}", "wrong")
+        assert attempt(guesser, "gina", "secret-pass").status_code == 429
+        assert attempt(self.via_proxy("203.0.113.10"), "gina", "secret-pass").status_code == 302
+
+    def test_a_client_cannot_pick_its_address_by_claiming_one(self):
+        UserFactory(username="hank")
+        for index in range(login.MAX_FAILURES_PER_ADDRESS):
+            # Each request claims another address, but the proxy appended the same real one.
+            attempt(
+                Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=f"10.1.0.{index}, 203.0.113.11"), f"g{index}", "x"
+            )
+        assert attempt(self.via_proxy("203.0.113.11"), "hank", "secret-pass").status_code == 429
+
+    def test_requests_not_from_the_proxy_keep_their_address(self):
+        UserFactory(username="ivy")
+        for index in range(login.MAX_FAILURES_PER_ADDRESS):
+            attempt(Client(REMOTE_ADDR="192.0.2.5", HTTP_X_FORWARDED_FOR="203.0.113.12"), f"h{index}", "x")
+        # The forged header did not move those failures onto 203.0.113.12.
+        assert attempt(self.via_proxy("203.0.113.12"), "ivy", "secret-pass").status_code == 302
+
+    def test_garbage_in_the_header_keeps_the_proxy_address(self):
+        UserFactory(username="jack")
+        client = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="not-an-address")
+        assert attempt(client, "jack", "secret-pass").status_code == 302
