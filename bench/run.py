@@ -106,7 +106,14 @@ def main(argv=None) -> int:
     parser.add_argument("--only", action="append", choices=NAMES, metavar="NAME", help=f"one of {', '.join(NAMES)}")
     parser.add_argument("--out", type=Path, help="results directory (default bench/results)")
     parser.add_argument("--readme", action="store_true", help="only rewrite README.md from latest.json")
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="with --only: put the sections measured again into bench/results in place of the old ones",
+    )
     args = parser.parse_args(argv)
+    if args.update and not args.only:
+        parser.error("--update needs --only NAME: the sections to measure again")
     if args.readme:
         from bench import report
 
@@ -132,8 +139,33 @@ def main(argv=None) -> int:
     partial = args.quick or args.only
     out = args.out or (Path(__file__).resolve().parent / "results" / ("scratch" if partial else ""))
     run(args.only or NAMES, QUICK if args.quick else FULL, out=out, command=command)
+    if args.update:
+        from bench import report
+
+        merge(out, report.RESULTS)
+        out = report.RESULTS
     print(f"bench: results in {out}")
     return 0
+
+
+def merge(measured: Path, results: Path) -> None:
+    """Replace the sections of results/latest.json that `measured` holds, each noted with its run."""
+    import json
+
+    from bench import report
+
+    new = json.loads((measured / "latest.json").read_text())
+    payload = json.loads((results / "latest.json").read_text())
+    by_name = {section["name"]: section for section in payload["sections"]}
+    for section in new["sections"]:
+        section["notes"].append(
+            f"Measured again with `{new['command']}` at {new['started_at']} (load average at the start "
+            f"{new['machine']['load_average_at_start']}); the other sections come from the run above."
+        )
+        by_name[section["name"]] = section
+    payload["sections"] = [by_name[name] for name in NAMES if name in by_name]
+    (results / "latest.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    report.rewrite(results)
 
 
 if __name__ == "__main__":
