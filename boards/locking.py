@@ -37,33 +37,36 @@ _COLUMN_FIELDS = fields_of(TaskStatus)
 _USER_FIELDS = fields_of(User)
 
 
+def _column_locks(target: str, wanted: str) -> str:
+    """The CTEs that lock columns for a card write: `hard`, whether the `target` column has a hard
+    limit, read before locking; then the `wanted` columns (a condition on s.id) FOR SHARE, or FOR
+    NO KEY UPDATE when hard, as `c`. ORDER BY before the locking clause: PostgreSQL locks the rows
+    in that order, the id order every writer keeps."""
+    columns = f"SELECT s.* FROM boards_taskstatus s WHERE s.project_id = %(project)s AND {wanted}"
+    return f"""hard AS (
+    SELECT EXISTS (
+        SELECT 1 FROM boards_taskstatus s
+        WHERE s.id = {target} AND s.project_id = %(project)s AND s.wip_hard AND s.wip_limit IS NOT NULL
+    ) AS hard
+), shared AS MATERIALIZED (
+    {columns} AND NOT (SELECT hard FROM hard) ORDER BY s.id FOR SHARE
+), exclusive AS MATERIALIZED (
+    {columns} AND (SELECT hard FROM hard) ORDER BY s.id FOR NO KEY UPDATE
+), c AS (
+    SELECT * FROM shared UNION ALL SELECT * FROM exclusive
+)"""
+
+
 # t: the card, locked alone (locked through a join, a row that a concurrent move updated while we
-# waited would be rechecked against its old column and dropped). hard: whether the target has a
-# hard limit, read before locking; `exclusive` then takes the columns FOR UPDATE instead of FOR
-# SHARE. ORDER BY before the locking clause: PostgreSQL locks the rows in that order.
-_LOCKS = """
+# waited would be rechecked against its old column and dropped); then its columns.
+_LOCKS = f"""
 WITH t AS MATERIALIZED (
     SELECT * FROM boards_task WHERE id = %(task)s AND project_id = %(project)s FOR UPDATE
 ), target AS (
     SELECT COALESCE(%(target)s, (SELECT task_status_id FROM t)) AS id
-), hard AS (
-    SELECT EXISTS (
-        SELECT 1 FROM boards_taskstatus s, target
-        WHERE s.id = target.id AND s.project_id = %(project)s AND s.wip_hard AND s.wip_limit IS NOT NULL
-    ) AS hard
 ), wanted AS (
     SELECT task_status_id AS id FROM t UNION SELECT id FROM target
-), shared AS MATERIALIZED (
-    SELECT s.* FROM boards_taskstatus s
-    WHERE s.project_id = %(project)s AND s.id IN (SELECT id FROM wanted) AND NOT (SELECT hard FROM hard)
-    ORDER BY s.id FOR SHARE
-), exclusive AS MATERIALIZED (
-    SELECT s.* FROM boards_taskstatus s
-    WHERE s.project_id = %(project)s AND s.id IN (SELECT id FROM wanted) AND (SELECT hard FROM hard)
-    ORDER BY s.id FOR NO KEY UPDATE
-), c AS (
-    SELECT * FROM shared UNION ALL SELECT * FROM exclusive
-)"""
+), {_column_locks("(SELECT id FROM target)", "s.id IN (SELECT id FROM wanted)")}"""
 
 # The target column's live cards other than this one, for the new rank (services._neighbours).
 _SIBLINGS = (
@@ -165,20 +168,7 @@ def lock_card(
 
 # A new card's column, locked as above, with the ends of its live cards for the new rank.
 _COLUMN_SQL = f"""
-WITH hard AS (
-    SELECT EXISTS (
-        SELECT 1 FROM boards_taskstatus s
-        WHERE s.id = %(column)s AND s.project_id = %(project)s AND s.wip_hard AND s.wip_limit IS NOT NULL
-    ) AS hard
-), shared AS MATERIALIZED (
-    SELECT s.* FROM boards_taskstatus s
-    WHERE s.id = %(column)s AND s.project_id = %(project)s AND NOT (SELECT hard FROM hard) FOR SHARE
-), exclusive AS MATERIALIZED (
-    SELECT s.* FROM boards_taskstatus s
-    WHERE s.id = %(column)s AND s.project_id = %(project)s AND (SELECT hard FROM hard) FOR NO KEY UPDATE
-), c AS (
-    SELECT * FROM shared UNION ALL SELECT * FROM exclusive
-)
+WITH {_column_locks("%(column)s", "s.id = %(column)s")}
 SELECT {select_list("c", TaskStatus)},
     EXISTS (SELECT 1 FROM {AGG_TABLE} a WHERE a.project_id = c.project_id), (SELECT hard FROM hard),
     (SELECT MIN(position) FROM boards_task t
