@@ -7,12 +7,12 @@ written here so the benchmark can run them side by side with ours. Nothing outsi
 from collections import Counter
 
 from django.db import connection, transaction
-from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.template import RequestContext, Template
 from django.utils import timezone
 
+from aggregates.counts import count_live_tasks
 from aggregates.models import COUNT_FIELDS, ProjectTaskStatusAgg
 from boards import services
 from boards.access import get_project_for, projects_for
@@ -49,16 +49,7 @@ def audit_first_task(*, project, status_id, reporter) -> Task:
 
 def recount_row(project_id: int) -> None:
     """Recount-per-write: the project's row rewritten from a GROUP BY after every change."""
-    counts = dict.fromkeys(COUNT_FIELDS, 0)
-    rows = (
-        Task.objects.live()
-        .filter(project_id=project_id)
-        .values_list("task_status__category")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for category, n in rows:
-        counts[category] = n
+    counts = count_live_tasks([project_id])[project_id]
     ProjectTaskStatusAgg.objects.filter(pk=project_id).update(
         total_tasks=sum(counts.values()), **{COUNT_FIELDS[c]: n for c, n in counts.items()}
     )
@@ -72,16 +63,7 @@ def home_projects(user, start: int = 0, stop: int | None = None) -> list:
         .select_related("application", "derived_status")
         .order_by("application__name", "application_id", "name", "pk")[start:stop]
     )
-    counts: dict[int, dict[str, int]] = {p.pk: dict.fromkeys(COUNT_FIELDS, 0) for p in projects}
-    rows = (
-        Task.objects.live()
-        .filter(project__in=[p.pk for p in projects])
-        .values_list("project_id", "task_status__category")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for project_id, category, n in rows:
-        counts[project_id][category] = n
+    counts = count_live_tasks(p.pk for p in projects)
     for project in projects:
         found = counts[project.pk]
         # An unsaved row carrying the fresh counts, so the page renders exactly as ours does.
@@ -101,19 +83,8 @@ def stored_counts(user) -> dict[int, dict[str, int]]:
 
 def counted_counts(user) -> dict[int, dict[str, int]]:
     """The same counts from COUNT(*) GROUP BY over the projects' live tasks, at request time."""
-    counts: dict[int, dict[str, int]] = {}
     # The ids first, as a page would have them: a semi-join on the membership query plans worse.
-    ids = list(projects_for(user).values_list("pk", flat=True))
-    rows = (
-        Task.objects.live()
-        .filter(project_id__in=ids)
-        .values_list("project_id", "task_status__category")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for project_id, category, n in rows:
-        counts.setdefault(project_id, dict.fromkeys(COUNT_FIELDS, 0))[category] = n
-    return counts
+    return count_live_tasks(projects_for(user).values_list("pk", flat=True))
 
 
 def home(request):

@@ -6,8 +6,8 @@ from django.db.models import F
 from django.http import Http404
 
 from aggregates.models import ProjectTaskStatusAgg
-from boards.locking import fields_of, select_list
 from boards.models import Application, Membership, Project, TaskStatus
+from boards.rawsql import select_list, split_row
 
 
 class ReadOnly(PermissionDenied):
@@ -34,7 +34,6 @@ _PROJECT_SQL = (
     f"LEFT JOIN {TaskStatus._meta.db_table} d ON d.id = p.derived_status_id "
     "WHERE p.id = %s"
 )
-_PARTS = [(model, len(fields_of(model))) for model in (Project, Application, ProjectTaskStatusAgg, TaskStatus)]
 
 
 def get_project_for(user, project_id, *, edit: bool = False) -> Project:
@@ -56,14 +55,11 @@ def get_project_for(user, project_id, *, edit: bool = False) -> Project:
         row = cursor.fetchone()
     if row is None:
         raise Http404("No such project.")
-    objects, start = [], 0
-    for model, width in _PARTS:
-        values = row[start : start + width]
-        objects.append(None if values[0] is None else model.from_db(connection.alias, fields_of(model), values))
-        start += width
-    project, application, counts, derived_status = objects
+    (project, application, counts, derived_status), (role,) = split_row(
+        row, Project, Application, ProjectTaskStatusAgg, TaskStatus
+    )
     project.application, project.status_aggregation, project.derived_status = application, counts, derived_status
-    project.role = row[-1]
+    project.role = role
     if edit and project.role == Membership.Role.VIEWER:
         raise ReadOnly("Viewers can look at this board but not change it.")
     return project

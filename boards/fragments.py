@@ -17,8 +17,8 @@ from django.utils.html import format_html
 
 from aggregates.models import ProjectTaskStatusAgg
 from boards import services
-from boards.locking import fields_of, select_list
 from boards.models import Project, Task, TaskStatus
+from boards.rawsql import select_list, split_row
 
 PAGE_SIZE = 50
 User = get_user_model()
@@ -130,7 +130,6 @@ class BoardState:
     columns: list[TaskStatus]
 
 
-_COLUMN, _PROJECT, _AGG = (fields_of(model) for model in (TaskStatus, Project, ProjectTaskStatusAgg))
 # Raw SQL built once: the ORM spent more CPU compiling this select_related than PostgreSQL running it.
 _STATE_SQL = (
     f"SELECT {select_list('s', TaskStatus)}, {select_list('p', Project)}, {select_list('a', ProjectTaskStatusAgg)} "
@@ -147,16 +146,11 @@ def board_state(project_id: int) -> BoardState:
         rows = cursor.fetchall()
     if not rows:
         return BoardState(Project.objects.select_related("status_aggregation", "derived_status").get(pk=project_id), [])
-    first = rows[0]
-    project = Project.from_db(connection.alias, _PROJECT, first[len(_COLUMN) : len(_COLUMN) + len(_PROJECT)])
-    agg_values = first[len(_COLUMN) + len(_PROJECT) :]
-    agg = None if agg_values[0] is None else ProjectTaskStatusAgg.from_db(connection.alias, _AGG, agg_values)
+    (_, project, agg), _ = split_row(rows[0], TaskStatus, Project, ProjectTaskStatusAgg)  # the same on every row
     project.status_aggregation = agg
-    columns = []
-    for row in rows:
-        column = TaskStatus.from_db(connection.alias, _COLUMN, row[: len(_COLUMN)])
+    columns = [split_row(row, TaskStatus)[0][0] for row in rows]
+    for column in columns:
         column.project = project
-        columns.append(column)
     project.derived_status = next((c for c in columns if c.pk == project.derived_status_id), None)
     return BoardState(project, columns)
 

@@ -66,7 +66,7 @@ def _save(events: Sequence[TaskEvent]) -> list[TaskEvent]:
     PostgreSQL, else two whatever their number."""
     if not events:
         return []
-    if len(events) == 1 and connection.vendor == "postgresql":
+    if _in_one_statement(len(events)):
         return [_save_one(events[0])]
     project_id = events[0].project_id
     last = take_seqs(project_id, len(events))
@@ -79,6 +79,11 @@ def _save(events: Sequence[TaskEvent]) -> list[TaskEvent]:
     else:
         TaskEvent.objects.bulk_create(events, batch_size=5000)
     return list(events)
+
+
+def _in_one_statement(events: int) -> bool:
+    """Whether _save writes this many events with _save_one: one event, on PostgreSQL."""
+    return events == 1 and connection.vendor == "postgresql"
 
 
 def _stamp(event: TaskEvent, now) -> None:
@@ -131,7 +136,7 @@ def _mark_arrivals(pairs: Sequence[tuple[TaskEvent, Task]]) -> None:
     earlier = [task.pk for event, task in arrivals if not event.starts_now]
     if not earlier:
         return
-    if len(pairs) == 1 and connection.vendor == "postgresql":
+    if _in_one_statement(len(pairs)):
         pairs[0][0].start_from_log = True  # _save_one reads it in the INSERT itself
         return
     first = dict(

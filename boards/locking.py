@@ -18,23 +18,9 @@ from django.db import connection
 
 from aggregates.counts import AGG_TABLE
 from boards.models import Project, Task, TaskStatus
+from boards.rawsql import select_list, split_row
 
 User = get_user_model()
-
-
-def fields_of(model) -> list[str]:
-    """A model's columns, in the order Model.from_db takes them."""
-    return [f.attname for f in model._meta.concrete_fields]
-
-
-def select_list(alias: str, model) -> str:
-    """The SELECT list of a model's columns under `alias`, in fields_of() order."""
-    return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields)
-
-
-_TASK_FIELDS = fields_of(Task)
-_COLUMN_FIELDS = fields_of(TaskStatus)
-_USER_FIELDS = fields_of(User)
 
 
 def _column_locks(target: str, wanted: str) -> str:
@@ -114,16 +100,16 @@ class LockedCard:
     task: Task  # with task_status: its stored column, and assignee
     target: TaskStatus | None  # the column named, None when it is not on the project's board
     has_row: bool  # whether the project has a counts row
-    exclusive: bool  # columns locked FOR UPDATE (the target had a hard limit when we looked)
+    exclusive: bool  # columns locked FOR NO KEY UPDATE (the target had a hard limit when we looked)
     neighbours: tuple | None = None  # (anchor, nearest, bottom) as services._neighbours reads them
 
-    def state(self, target: TaskStatus | None = None) -> tuple:
-        """What aggregates.signals.stored_state returns for this card, read under the same locks."""
+    def state(self, target: TaskStatus) -> tuple:
+        """What aggregates.signals.stored_state returns for this card going to `target`, read
+        under the same locks."""
         task, column = self.task, self.task.task_status
-        new_category = (target or self.target).category if (target or self.target) else None
         live = task.archived_at is None
         before = (task.project_id, column.category) if live else None
-        return before, task.project_id, self.has_row, new_category, column.category, live
+        return before, task.project_id, self.has_row, target.category, column.category, live
 
 
 def lock_card(
@@ -142,25 +128,13 @@ def lock_card(
         row = cursor.fetchone()
     if row is None:
         return None
-    values = iter(row)
-    task = Task.from_db(connection.alias, _TASK_FIELDS, [next(values) for _ in _TASK_FIELDS])
-    stored = TaskStatus.from_db(connection.alias, _COLUMN_FIELDS, [next(values) for _ in _COLUMN_FIELDS])
-    target_values = [next(values) for _ in _COLUMN_FIELDS]
-    user_values = [next(values) for _ in _USER_FIELDS]
-    has_row, exclusive = next(values), next(values)
-    target = None
-    if target_values[0] is not None:
-        target = (
-            stored
-            if target_values[0] == stored.pk
-            else TaskStatus.from_db(connection.alias, _COLUMN_FIELDS, target_values)
-        )
-    task.task_status = stored
-    task.project = project
-    task.assignee = User.from_db(connection.alias, _USER_FIELDS, user_values) if user_values[0] is not None else None
+    (task, stored, target, assignee), rest = split_row(row, Task, TaskStatus, TaskStatus, User)
+    has_row, exclusive, *spots = rest
+    if target is not None and target.pk == stored.pk:
+        target = stored  # one column, one instance
+    task.task_status, task.project, task.assignee = stored, project, assignee
     neighbours = None
     if above is not None:
-        spots = [next(values) for _ in range(6)]
         anchor, nearest, bottom = (None if spots[i + 1] is None else (spots[i], spots[i + 1]) for i in (0, 2, 4))
         neighbours = (anchor, nearest, None) if anchor else (None, None, bottom)
     return LockedCard(task=task, target=target, has_row=has_row, exclusive=exclusive, neighbours=neighbours)
@@ -199,7 +173,5 @@ def lock_column(project: Project, status_id: int) -> LockedColumn | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    n = len(_COLUMN_FIELDS)
-    column = TaskStatus.from_db(connection.alias, _COLUMN_FIELDS, list(row[:n]))
-    has_row, exclusive, top, bottom = row[n:]
+    (column,), (has_row, exclusive, top, bottom) = split_row(row, TaskStatus)
     return LockedColumn(column=column, has_row=has_row, exclusive=exclusive, top=top, bottom=bottom)

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -11,15 +10,9 @@ import urllib.request
 import pytest
 from django.conf import settings
 
-from tests import workers
+from tests import ports, workers
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def answers(port: int) -> bool:
@@ -32,7 +25,7 @@ def answers(port: int) -> bool:
 
 @pytest.fixture
 def serve():
-    port = free_port()
+    port = ports.free_port()
     env = {**os.environ, "DATABASE_URL": workers.database_url(settings.DATABASES["default"]), "LOG_LEVEL": "WARNING"}
     process = subprocess.Popen(
         [sys.executable, "-m", "tasktrack.serve", "--workers", "2", "--port", str(port)],
