@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from aggregates.models import ProjectTaskStatusAgg
-from boards.admin import ReadOnlyAdmin
+from tasktrack.admin import ReadOnlyAdmin
 
 
 @admin.register(ProjectTaskStatusAgg)

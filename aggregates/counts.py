@@ -2,6 +2,11 @@
 
 Deltas, not recounts: a write costs the same in a project of ten tasks and of a hundred thousand.
 Recounts are for the bootstrap and for recalc_aggregates.
+
+Raw SQL (table names from _meta): the ORM cannot write the delta and the derived status in one
+data-modifying statement, nor INSERT … ON CONFLICT DO NOTHING RETURNING; the derived-status rule
+exists once in Python (derive_category) and once in SQL (derive_category_sql), and
+tests/aggregates/test_signals.py holds the two equal row by row.
 """
 
 import logging
@@ -14,13 +19,15 @@ from django.db.models import Count
 from django.utils import timezone
 
 from aggregates.models import COUNT_FIELDS, ProjectTaskStatusAgg
-from boards.models import Category, Task
+from boards.models import Category, Project, Task, TaskStatus
 
 log = logging.getLogger(__name__)
 
 INIT_KEY = "project_agg_init:{project_id}"
 INIT_TTL = 3600
 AGG_TABLE = ProjectTaskStatusAgg._meta.db_table
+PROJECT_TABLE = Project._meta.db_table
+STATUS_TABLE = TaskStatus._meta.db_table
 
 Key = tuple[int, str]  # (project_id, category) of a live task
 
@@ -48,14 +55,11 @@ def derive_category(counts: Mapping[str, int]) -> str:
 
 def set_derived_status(project_id: int, category: str) -> None:
     """Point the project at its first column of `category`; writes only when that changes."""
-    distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
-    first_column = (
-        "(SELECT id FROM boards_taskstatus WHERE project_id = %s AND category = %s ORDER BY position, id LIMIT 1)"
-    )
+    first_column = first_column_sql("%s", "%s")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE boards_project SET derived_status_id = {first_column} "
-            f"WHERE id = %s AND derived_status_id {distinct} {first_column}",
+            f"UPDATE {PROJECT_TABLE} SET derived_status_id = {first_column} "
+            f"WHERE id = %s AND derived_status_id IS DISTINCT FROM {first_column}",
             [project_id, category, project_id, project_id, category],
         )
 
@@ -94,15 +98,9 @@ def _apply_project_delta(project_id: int, changes: dict[str, int]) -> None:
     returning = ", ".join(COUNT_FIELDS.values())
     try:
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                # One round trip: the project's derived status follows in the same statement.
-                cursor.execute(_WITH_DERIVED_STATUS.format(update=update, returning=returning), params)
-                row = cursor.fetchone()
-                if row is not None:
-                    return
-            else:
-                cursor.execute(f"{update} RETURNING {returning}", params)
-                row = cursor.fetchone()
+            # One round trip: the project's derived status follows in the same statement.
+            cursor.execute(_WITH_DERIVED_STATUS.format(update=update, returning=returning), params)
+            row = cursor.fetchone()
     except IntegrityError as error:
         raise CountDriftError(
             f"Applying {changes} to project {project_id} would make a count negative: the stored "
@@ -110,13 +108,15 @@ def _apply_project_delta(project_id: int, changes: dict[str, int]) -> None:
         ) from error
     if row is None:
         raise CountDriftError(f"Project {project_id} has no aggregate row; it must be bootstrapped first.")
-    set_derived_status(project_id, derive_category(dict(zip(COUNT_FIELDS, row, strict=True))))
 
 
-def _derive_category_sql() -> str:
-    """derive_category() as a CASE over a counts row's columns (tests hold the two equal)."""
-    todo, active, review, issue, done = (COUNT_FIELDS[c] for c in Category.values)
-    total = f"({' + '.join(COUNT_FIELDS.values())})"
+def derive_category_sql(alias: str | None = None) -> str:
+    """derive_category() as a CASE over the count columns of a counts row (under `alias`): the rule
+    written once for SQL, which the set-based statements here and in recalc use; tests hold it
+    equal to derive_category (derived_category_in_sql)."""
+    prefix = f"{alias}." if alias else ""
+    todo, active, review, issue, done = (f"{prefix}{COUNT_FIELDS[c]}" for c in Category.values)
+    total = f"({todo} + {active} + {review} + {issue} + {done})"
     return (
         f"CASE WHEN {total} = 0 THEN '{Category.TODO}' "
         f"WHEN {issue} > 0 THEN '{Category.ISSUE}' "
@@ -127,18 +127,21 @@ def _derive_category_sql() -> str:
     )
 
 
-# The delta, then the project pointed at its first column of the derived category, written only
-# when that changes (as set_derived_status does). A data-modifying CTE runs whether or not the
-# outer query reads it; the outer query returns the counts row, or nothing when it is missing.
-_FIRST_COLUMN = (
-    "(SELECT s.id FROM boards_taskstatus s WHERE s.project_id = d.project_id AND s.category = d.derived "
-    "ORDER BY s.position, s.id LIMIT 1)"
-)
+def first_column_sql(project: str, category: str) -> str:
+    """The id of the project's first column (by position) of a category, or NULL: the rule the
+    derived status points by, written once (`project` and `category` are SQL expressions)."""
+    return (
+        f"(SELECT s.id FROM {STATUS_TABLE} s WHERE s.project_id = {project} AND s.category = {category} "
+        "ORDER BY s.position, s.id LIMIT 1)"
+    )
+
+
 _WITH_DERIVED_STATUS = (
     "WITH a AS ({update} RETURNING project_id, {returning}), "
-    f"d AS (SELECT a.*, {_derive_category_sql()} AS derived FROM a), "
-    f"p AS (UPDATE boards_project SET derived_status_id = {_FIRST_COLUMN} FROM d "
-    f"WHERE boards_project.id = d.project_id AND boards_project.derived_status_id IS DISTINCT FROM {_FIRST_COLUMN}) "
+    f"d AS (SELECT a.*, {derive_category_sql()} AS derived FROM a), "
+    f"p AS (UPDATE {PROJECT_TABLE} SET derived_status_id = {first_column_sql('d.project_id', 'd.derived')} FROM d "
+    f"WHERE {PROJECT_TABLE}.id = d.project_id "
+    f"AND {PROJECT_TABLE}.derived_status_id IS DISTINCT FROM {first_column_sql('d.project_id', 'd.derived')}) "
     "SELECT {returning} FROM d"
 )
 
@@ -147,9 +150,7 @@ def derived_category_in_sql(counts: Mapping[str, int]) -> str:
     """What the database derives from these counts; for tests that hold SQL and Python equal."""
     values = ", ".join(f"%s AS {COUNT_FIELDS[c]}" for c in Category.values)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {_derive_category_sql()} FROM (SELECT {values}) c", [counts[c] for c in Category.values]
-        )
+        cursor.execute(f"SELECT {derive_category_sql()} FROM (SELECT {values}) c", [counts[c] for c in Category.values])
         return cursor.fetchone()[0]
 
 

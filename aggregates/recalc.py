@@ -2,6 +2,10 @@
 
 The repair behind `manage.py recalc_aggregates`: the signal handlers keep the rows exact, this
 proves it (--check) or puts them right. One GROUP BY per batch, never a loop over tasks.
+
+Raw SQL: the ORM cannot express the set-based comparison and rewrite (unnest inserts, UPDATE …
+FROM a CTE, row-value IS DISTINCT FROM); its counts are held equal to count_live_tasks and
+derive_category by tests/aggregates/test_recalc.py.
 """
 
 from collections.abc import Callable, Iterable, Sequence
@@ -11,9 +15,10 @@ from django.db import connection, transaction
 
 from aggregates import counts
 from aggregates.models import COUNT_FIELDS
-from boards.models import Category, Project
+from boards.models import Project, Task, TaskStatus
 
 AGG = counts.AGG_TABLE
+PROJECT = counts.PROJECT_TABLE
 NAMES = list(COUNT_FIELDS.values())  # todo_tasks, active_tasks, ...
 BATCH_SIZE = 5000
 
@@ -32,32 +37,15 @@ COUNTS_SQL = (
         f"coalesce(sum(pc.n) FILTER (WHERE s.category = '{category}'), 0)::int AS {name}"
         for category, name in COUNT_FIELDS.items()
     )
-    + " FROM (SELECT project_id, task_status_id, count(*) AS n FROM boards_task"
+    + f" FROM (SELECT project_id, task_status_id, count(*) AS n FROM {Task._meta.db_table}"
     " WHERE archived_at IS NULL AND project_id = ANY(%(ids)s) GROUP BY project_id, task_status_id) pc"
-    " JOIN boards_taskstatus s ON s.id = pc.task_status_id GROUP BY pc.project_id"
+    f" JOIN {TaskStatus._meta.db_table} s ON s.id = pc.task_status_id GROUP BY pc.project_id"
 )
 
 
-def derive_sql(alias: str) -> str:
-    """counts.derive_category as SQL over the count columns of `alias` (tests hold the two equal)."""
-    c = {category: f"{alias}.{name}" for category, name in COUNT_FIELDS.items()}
-    total = " + ".join(c.values())
-    return (
-        f"CASE WHEN {total} = 0 THEN '{Category.TODO}'"
-        f" WHEN {c['issue']} > 0 THEN '{Category.ISSUE}'"
-        f" WHEN {c['done']} = {total} THEN '{Category.DONE}'"
-        f" WHEN {c['review']} = {total} - {c['done']} THEN '{Category.REVIEW}'"
-        f" WHEN {c['active']} + {c['review']} + {c['done']} > 0 THEN '{Category.ACTIVE}'"
-        f" ELSE '{Category.TODO}' END"
-    )
-
-
-def first_column_sql(alias: str, project: str) -> str:
-    """The id of the project's first column of the derived category, or NULL."""
-    return (
-        f"(SELECT s.id FROM boards_taskstatus s WHERE s.project_id = {project}"
-        f" AND s.category = {derive_sql(alias)} ORDER BY s.position, s.id LIMIT 1)"
-    )
+def _expected_status(alias: str) -> str:
+    """The column a counts row (under `alias`) derives its project's status to (counts' rules)."""
+    return counts.first_column_sql(f"{alias}.project_id", counts.derive_category_sql(alias))
 
 
 @dataclass
@@ -166,8 +154,8 @@ def _rebuild_batch(drifts: list[Drift], result: RebuildResult) -> None:
             )
             result.fixed += sorted(row[0] for row in cursor.fetchall())
         cursor.execute(
-            f"UPDATE boards_project p SET derived_status_id = x.status_id FROM ("
-            f"SELECT a.project_id, {first_column_sql('a', 'a.project_id')} AS status_id "
+            f"UPDATE {PROJECT} p SET derived_status_id = x.status_id FROM ("
+            f"SELECT a.project_id, {_expected_status('a')} AS status_id "
             f"FROM {AGG} a WHERE a.project_id = ANY(%(ids)s)) x "
             "WHERE p.id = x.project_id AND p.derived_status_id IS DISTINCT FROM x.status_id",
             {"ids": [drift.project_id for drift in drifts]},
@@ -197,9 +185,9 @@ def _check_batch(ids: list[int]) -> list[Drift]:
         f"WITH c AS ({COUNTS_SQL}), e AS ("
         "SELECT p.id AS project_id, p.derived_status_id AS stored_status, a.project_id IS NOT NULL AS has_row, "
         f"{each('a.{n} AS s_{n}')}, {each('coalesce(c.{n}, 0) AS {n}')} "
-        f"FROM boards_project p LEFT JOIN c ON c.project_id = p.id LEFT JOIN {AGG} a ON a.project_id = p.id "
+        f"FROM {PROJECT} p LEFT JOIN c ON c.project_id = p.id LEFT JOIN {AGG} a ON a.project_id = p.id "
         "WHERE p.id = ANY(%(ids)s)), "
-        f"d AS (SELECT e.*, {first_column_sql('e', 'e.project_id')} AS expected_status FROM e) "
+        f"d AS (SELECT e.*, {_expected_status('e')} AS expected_status FROM e) "
         f"SELECT project_id, has_row, stored_status, expected_status, {each('s_{n}')}, {each('{n}')} FROM d "
         "WHERE NOT has_row OR stored_status IS DISTINCT FROM expected_status "
         f"OR ({each('s_{n}')}) IS DISTINCT FROM ({each('{n}')}) ORDER BY project_id"

@@ -7,8 +7,6 @@ column (which locks that column FOR NO KEY UPDATE and recounts it) cannot interl
 """
 
 from collections import Counter
-from contextlib import contextmanager
-from contextvars import ContextVar
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -16,8 +14,10 @@ from django.db.models.signals import post_delete, post_save, pre_delete, pre_sav
 
 from aggregates import counts
 from boards.models import COUNTED_FIELDS, Application, Project, Task, TaskStatus
-from boards.signals import columns_changed, tasks_bulk_changed
+from boards.signals import NewCardState, StoredState, columns_changed, take_handed_over, tasks_bulk_changed
 
+TASK_TABLE = Task._meta.db_table
+STATUS_TABLE = TaskStatus._meta.db_table
 SKIP = object()  # the save touches nothing counted
 COLUMN_FIELDS = ("category", "position")  # the column fields the counts and the derived status read
 
@@ -38,35 +38,24 @@ def connect() -> None:
     tasks_bulk_changed.connect(on_tasks_bulk_changed, dispatch_uid="aggregates.tasks_bulk_changed")
 
 
-def _locks(clause: str) -> str:
-    return clause if connection.features.has_select_for_update else ""
-
-
 def _fetchone(sql: str, params: list):
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 
 
-def stored_state(task_id: int, *, new_column: int | None = None):
-    """The stored state of a task, locked, or None when its row is gone.
-
-    Returns (before, project_id, has_row, new_category, category, live): `before` is the stored
-    (project, category), None when archived; `project_id` its stored project and `has_row`
-    whether that has a counts row; `new_category` the category of `new_column`, share-locked
-    too; `category` and `live` the stored column's category and whether the task is live.
-    """
+def stored_state(task_id: int, *, new_column: int | None = None) -> StoredState | None:
+    """The stored state of a task, locked, or None when its row is gone; `new_column` (the column
+    the save writes) is share-locked too and its category read."""
     # The task is locked in a CTE of its own: locked through a join, a row that a concurrent
     # move updated while we waited is rechecked against its old column and silently dropped.
-    # Its columns are share-locked in id order, as every writer locks columns (boards.locking).
+    # Its columns are share-locked in id order, as every writer locks columns (boards.services.locks).
     row = _fetchone(
-        f"WITH t AS {_locks('MATERIALIZED')} ("
-        "SELECT project_id, task_status_id, archived_at FROM boards_task WHERE id = %s "
-        + _locks("FOR UPDATE")
-        + f"), c AS {_locks('MATERIALIZED')} (SELECT id, category FROM boards_taskstatus "
-        "WHERE id IN (SELECT task_status_id FROM t) OR id = %s ORDER BY id "
-        + _locks("FOR SHARE")
-        + ") SELECT t.project_id, t.archived_at IS NULL, os.category, "
+        "WITH t AS MATERIALIZED ("
+        f"SELECT project_id, task_status_id, archived_at FROM {TASK_TABLE} WHERE id = %s FOR UPDATE"
+        f"), c AS MATERIALIZED (SELECT id, category FROM {STATUS_TABLE} "
+        "WHERE id IN (SELECT task_status_id FROM t) OR id = %s ORDER BY id FOR SHARE"
+        ") SELECT t.project_id, t.archived_at IS NULL, os.category, "
         f"EXISTS (SELECT 1 FROM {counts.AGG_TABLE} a WHERE a.project_id = t.project_id), "
         "(SELECT category FROM c WHERE c.id = %s) "
         "FROM t JOIN c os ON os.id = t.task_status_id",
@@ -77,67 +66,46 @@ def stored_state(task_id: int, *, new_column: int | None = None):
     project_id, live, category, has_row, new_category = row
     if new_column and new_category is None:
         raise TaskStatus.DoesNotExist(f"No column with id {new_column}.")
-    return ((project_id, category) if live else None), project_id, has_row, new_category, category, live
+    return StoredState(project_id=project_id, category=category, live=live, has_row=has_row, new_category=new_category)
 
 
-def column_category(status_id: int) -> tuple[str, bool]:
+def column_category(status_id: int) -> NewCardState:
     """A column's category, share-locked, and whether its project has a row."""
     row = _fetchone(
         "SELECT s.category, "
         f"EXISTS (SELECT 1 FROM {counts.AGG_TABLE} a WHERE a.project_id = s.project_id) "
-        "FROM boards_taskstatus s WHERE s.id = %s " + _locks("FOR SHARE OF s"),
+        f"FROM {STATUS_TABLE} s WHERE s.id = %s FOR SHARE OF s",
         [status_id],
     )
     if row is None:
         raise TaskStatus.DoesNotExist(f"No column with id {status_id}.")
-    return row
-
-
-# A stored state the caller read under the handler's own locks, for one save or delete of one
-# instance (handing_over): (instance, state), or None.
-_handed: ContextVar[tuple | None] = ContextVar("aggregates_handed_state", default=None)
-
-
-@contextmanager
-def handing_over(instance: Task, state):
-    """Give the pre-save or pre-delete handler of `instance`, for the save or delete run inside
-    this block, its stored state: read by the caller in this transaction under the locks
-    stored_state() takes (boards.locking), so the card is not locked and read twice.
-    stored_state()'s tuple for a stored card, column_category()'s for a new one; it must name the
-    column the instance is saved into. Outside the block the handlers read for themselves."""
-    token = _handed.set((instance, state))
-    try:
-        yield
-    finally:
-        _handed.reset(token)
-
-
-def _handed_over(instance: Task):
-    handed = _handed.get()
-    if handed is None or handed[0] is not instance:
-        return None
-    _handed.set(None)  # one write only
-    return handed[1]
+    return NewCardState(category=row[0], has_row=row[1])
 
 
 def task_pre_save(sender, instance: Task, raw=False, update_fields=None, **kwargs):
-    handed = _handed_over(instance)
+    handed = take_handed_over(instance)
     if raw or (update_fields is not None and not COUNTED_FIELDS.intersection(update_fields)):
         instance._agg_before = SKIP
         return
     found = None
     if not instance._state.adding and instance.pk is not None:
-        found = handed or stored_state(instance.pk, new_column=instance.task_status_id)
+        found = handed if isinstance(handed, StoredState) else None
+        found = found or stored_state(instance.pk, new_column=instance.task_status_id)
+        if found is None:
+            # Deleted under us: decided under the lock this read takes, so no save counts a card
+            # it did not insert (Task._do_update refuses the INSERT Django would fall back to).
+            raise Task.DoesNotExist(Task.gone(instance.pk))
     project_id, live = instance.project_id, instance.archived_at is None
     # Bootstrap before the write, so the recount does not see it and the delta is applied once.
-    if found is None:  # a new task, or one deleted under us that save() will insert again
+    if found is None:  # a new task: save() inserts it
         before = None
-        adding = instance._state.adding and handed is not None
-        category, has_row = handed if adding else column_category(instance.task_status_id)
+        new = handed if isinstance(handed, NewCardState) else column_category(instance.task_status_id)
+        category, has_row = new.category, new.has_row
         if not has_row:
             counts.bootstrap(instance.project_id)
     else:
-        before, stored_project, has_row, category, stored_category, stored_live = found
+        before, stored_project, has_row = found.counted, found.project_id, found.has_row
+        category, stored_category, stored_live = found.new_category, found.category, found.live
         if update_fields is not None:
             # A counted field the save does not write keeps its stored value, whatever the
             # instance holds.
@@ -174,14 +142,14 @@ def task_pre_delete(sender, instance: Task, origin=None, **kwargs):
     if _deleting_project(origin):
         instance._agg_before = SKIP
         return
-    found = _handed_over(instance) or stored_state(instance.pk)
+    handed = take_handed_over(instance)
+    found = handed if isinstance(handed, StoredState) else stored_state(instance.pk)
     if found is None:
         instance._agg_before = None
         return
-    before, project_id, has_row, *_ = found
-    if not has_row:
-        counts.bootstrap(project_id)
-    instance._agg_before = before
+    if not found.has_row:
+        counts.bootstrap(found.project_id)
+    instance._agg_before = found.counted
 
 
 def task_post_delete(sender, instance: Task, **kwargs):
@@ -210,7 +178,7 @@ def status_pre_save(sender, instance: TaskStatus, raw=False, update_fields=None,
         instance._agg_old = SKIP
         return
     row = _fetchone(
-        "SELECT category, position FROM boards_taskstatus WHERE id = %s " + _locks("FOR NO KEY UPDATE"),
+        f"SELECT category, position FROM {STATUS_TABLE} WHERE id = %s FOR NO KEY UPDATE",
         [instance.pk],
     )
     if row is None:

@@ -1,4 +1,8 @@
-"""Daily per-category snapshots of every project, copied from the exact counts rows."""
+"""Daily per-category snapshots of every project, copied from the exact counts rows.
+
+Raw SQL: INSERT … SELECT … ON CONFLICT DO UPDATE copies every project in one statement, which the
+ORM cannot express; tests/boards/test_insights.py holds the snapshots equal to the counts rows.
+"""
 
 import datetime as dt
 
@@ -21,11 +25,10 @@ def take_daily_snapshots(day: dt.date | None = None) -> int:
     day = day or timezone.localdate()
     columns = list(COUNT_FIELDS.values())
     names = ", ".join(columns)
-    # WHERE true: SQLite needs it to parse INSERT … SELECT … ON CONFLICT.
     sql = (
         f"INSERT INTO {SNAPSHOT_TABLE} (project_id, date, {names}, seq, taken_at) "
         f"SELECT a.project_id, %s, {', '.join('a.' + c for c in columns)}, COALESCE(s.last_seq, 0), %s "
-        f"FROM {AGG_TABLE} a LEFT JOIN {SEQ_TABLE} s ON s.project_id = a.project_id WHERE true "
+        f"FROM {AGG_TABLE} a LEFT JOIN {SEQ_TABLE} s ON s.project_id = a.project_id "
         f"ON CONFLICT (project_id, date) DO UPDATE SET "
         + ", ".join(f"{c} = excluded.{c}" for c in [*columns, "seq", "taken_at"])
     )

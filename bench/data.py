@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from aggregates.models import ProjectTaskStatusAgg
-from boards.models import DEFAULT_COLUMNS, Application, Membership, Project
+from boards.models import DEFAULT_COLUMNS, LABEL_COLOURS, Application, Membership, Project
 
 BENCH_USER = "bench"
 AGG_TABLE = ProjectTaskStatusAgg._meta.db_table
@@ -73,16 +73,46 @@ def build_projects(application: Application, *, projects: int, tasks_per_project
             # Column c holds tasks c, c+5, c+10, …: g = k * 5 + c.
             cursor.execute(
                 "INSERT INTO boards_task (project_id, task_status_id, title, description, assignee_id, "
-                "reporter_id, position, archived_at, created_at, updated_at, version) "
+                "reporter_id, position, archived_at, created_at, updated_at, version, number) "
                 "SELECT s.project_id, s.id, 'Bench task ' || (k * %(cols)s + s.position), '', "
                 "CASE WHEN k %% 3 = 0 THEN %(user)s END, %(user)s, k * 1024.0, "
-                "CASE WHEN (k * %(cols)s + s.position) %% 50 = 49 THEN now() END, now(), now(), 1 "
+                "CASE WHEN (k * %(cols)s + s.position) %% 50 = 49 THEN now() END, now(), now(), 1, "
+                "k * %(cols)s + s.position + 1 "
                 "FROM boards_taskstatus s CROSS JOIN LATERAL "
                 "generate_series(0, floor((%(n)s - 1 - s.position) / %(cols)s::float)::int) k "
                 "WHERE s.project_id = ANY(%(ids)s)",
                 {"cols": COLUMN_COUNT, "user": reporter.pk, "n": tasks_per_project, "ids": ids},
             )
+        # Card numbers 1..n are taken: the next card of each project gets n + 1.
+        cursor.execute(
+            "INSERT INTO boards_cardnumbersequence (project_id, last_number) "
+            "SELECT p, %s FROM unnest(%s::int[]) p "
+            "ON CONFLICT (project_id) DO UPDATE SET last_number = EXCLUDED.last_number",
+            [tasks_per_project, ids],
+        )
     return ids
+
+
+def dress_cards(project_ids: list[int]) -> None:
+    """Every card of these projects carries what a card face can show (issue 14): three of its
+    project's five labels, a priority, a due date, checklist progress, and comment and attachment
+    counts. The faces read all of it from the card's own row; the labels are one query per board."""
+    colours = [colour for colour, _ in LABEL_COLOURS[:5]]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO boards_label (project_id, name, colour) "
+            "SELECT p, 'Label ' || n, (%s::text[])[n] FROM unnest(%s::int[]) p CROSS JOIN generate_series(1, 5) n",
+            [colours, project_ids],
+        )
+        cursor.execute(
+            "UPDATE boards_task t SET label_ids = l.ids, priority = t.id %% 5, "
+            "due_date = current_date + (t.id %% 21 - 7)::int, checklist_done = 2, checklist_total = 5, "
+            "comment_count = 3, attachment_count = 1 "
+            "FROM (SELECT project_id, (array_agg(id ORDER BY id))[1:3] AS ids FROM boards_label "
+            "WHERE project_id = ANY(%s) GROUP BY project_id) l "
+            "WHERE t.project_id = l.project_id",
+            [project_ids],
+        )
 
 
 def fill_aggregates(project_ids: list[int]) -> None:

@@ -22,6 +22,7 @@ class Sizes:
     clients: int
     seconds: float
     reps: int  # repetitions of a fast measurement; slow baselines run fewer
+    soak_minutes: float = 30  # bench/soak.py, only with --only soak
 
 
 FULL = Sizes(
@@ -47,6 +48,7 @@ QUICK = Sizes(
     clients=4,
     seconds=4,
     reps=10,
+    soak_minutes=2,
 )
 TINY = Sizes(  # the smoke test: proves the scripts run, measures nothing worth reading
     first_task=[50],
@@ -59,6 +61,7 @@ TINY = Sizes(  # the smoke test: proves the scripts run, measures nothing worth 
     clients=2,
     seconds=1,
     reps=2,
+    soak_minutes=0.1,
 )
 
 

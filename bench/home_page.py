@@ -10,7 +10,7 @@ from django.urls import reverse
 from bench import data, naive
 from bench.board_page import _get
 from bench.harness import Section, clock, interleave, ms, ratio, since, summary
-from boards.views import HOME_PAGE_SIZE
+from boards.web.views import HOME_PAGE_SIZE
 
 TITLE = "Home page: counts rows vs COUNT(*) GROUP BY at request time"
 WORKSPACES = 10

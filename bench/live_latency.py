@@ -24,7 +24,7 @@ import uuid
 from http.cookiejar import CookieJar
 from pathlib import Path
 
-from tests import ports
+from tests.support import ports
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "live_latency.json"

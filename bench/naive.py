@@ -15,9 +15,9 @@ from django.utils import timezone
 from aggregates.counts import count_live_tasks
 from aggregates.models import COUNT_FIELDS, ProjectTaskStatusAgg
 from boards import services
-from boards.access import get_project_for, projects_for
 from boards.models import Task
-from boards.views import home_context
+from boards.queries import get_project_for, projects_for
+from boards.web.views import home_context
 
 AGG_TABLE = ProjectTaskStatusAgg._meta.db_table
 
@@ -88,9 +88,9 @@ def counted_counts(user) -> dict[int, dict[str, int]]:
 
 
 def home(request):
-    """boards.views.home with its counts from COUNT(*) GROUP BY at request time, over the page's projects.
+    """boards.web.views.home with its counts from COUNT(*) GROUP BY at request time, over the page's projects.
 
-    The same page and pager as ours (boards.views.home_context): only where the counts come from differs.
+    The same page and pager as ours (boards.web.views.home_context): only where the counts come from differs.
     """
     user = request.user
     context = home_context(user, request.GET.get("page"), lambda start, stop: home_projects(user, start, stop))

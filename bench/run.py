@@ -14,6 +14,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 NAMES = ["first_task", "operations", "board", "home", "recalc", "concurrency", "live", "serving"]
+# Run only when asked (--only soak): half an hour at the full sizes. Also `python -m bench.soak`.
+OPTIONAL = ["soak"]
 
 
 def bench_database_url(url: str) -> str:
@@ -67,6 +69,7 @@ def run(names: list[str], sizes, *, out: Path | None = None, command: str = "pyt
         "concurrency": "bench.concurrency",
         "live": "bench.live",
         "serving": "bench.serving",
+        "soak": "bench.soak",
     }
     import importlib
 
@@ -103,7 +106,13 @@ def run(names: list[str], sizes, *, out: Path | None = None, command: str = "pyt
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
-    parser.add_argument("--only", action="append", choices=NAMES, metavar="NAME", help=f"one of {', '.join(NAMES)}")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=NAMES + OPTIONAL,
+        metavar="NAME",
+        help=f"one of {', '.join(NAMES + OPTIONAL)}",
+    )
     parser.add_argument("--out", type=Path, help="results directory (default bench/results)")
     parser.add_argument("--readme", action="store_true", help="only rewrite README.md from latest.json")
     parser.add_argument(
@@ -163,7 +172,7 @@ def merge(measured: Path, results: Path) -> None:
             f"{new['machine']['load_average_at_start']}); the other sections come from the run above."
         )
         by_name[section["name"]] = section
-    payload["sections"] = [by_name[name] for name in NAMES if name in by_name]
+    payload["sections"] = [by_name[name] for name in NAMES + OPTIONAL if name in by_name]
     (results / "latest.json").write_text(json.dumps(payload, indent=2, default=str) + "\n")
     report.rewrite(results)
 

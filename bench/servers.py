@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from tests import ports
+from tests.support import ports
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -29,6 +29,12 @@ def database_url() -> str:
 
 def gunicorn_workers() -> int:
     return 2 * (os.cpu_count() or 1)
+
+
+def pool_max(kind: str) -> int:
+    """DB_POOL_MAX given to each process of a server of this kind."""
+    # Few connections per process: PostgreSQL is shared with everything else on the machine.
+    return 2 if kind == "gunicorn" else 10
 
 
 def daphne_workers() -> int:
@@ -78,8 +84,7 @@ class Server:
 
     def __enter__(self) -> "Server":
         env = {**os.environ, "DATABASE_URL": database_url()}
-        # Few connections per process: PostgreSQL is shared with everything else on the machine.
-        env.update({"DB_POOL_MIN": "1", "DB_POOL_MAX": "2" if self.kind == "gunicorn" else "10"})
+        env.update({"DB_POOL_MIN": "1", "DB_POOL_MAX": str(pool_max(self.kind))})
         env.setdefault("LOG_LEVEL", "WARNING")
         LOGS.mkdir(parents=True, exist_ok=True)
         if self.kind == "daphne-workers":

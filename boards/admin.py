@@ -5,8 +5,10 @@ from django.db.models import Count
 from django.http import HttpResponseRedirect
 
 from boards import services
+from boards.forms import parse_id
 from boards.models import (
     Application,
+    Invitation,
     Membership,
     Project,
     ProjectDailySnapshot,
@@ -14,7 +16,10 @@ from boards.models import (
     Task,
     TaskEvent,
     TaskStatus,
+    WorkspaceEvent,
 )
+from boards.queries import ReadOnly
+from tasktrack.admin import ReadOnlyAdmin
 
 
 class OperationAdmin(admin.ModelAdmin):
@@ -24,7 +29,7 @@ class OperationAdmin(admin.ModelAdmin):
     def changeform_view(self, request, *args, **kwargs):
         try:
             return super().changeform_view(request, *args, **kwargs)
-        except (ValidationError, services.Conflict, Task.DoesNotExist) as error:
+        except (ValidationError, services.Conflict, Task.DoesNotExist, ReadOnly) as error:
             text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
             self.message_user(request, f"Nothing was saved: {text}", messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
@@ -42,6 +47,24 @@ class ApplicationAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     inlines = [MembershipInline]
 
+    def get_deleted_objects(self, objs, request):
+        return _deletion_summary(Project.objects.filter(application__in=objs), objs)
+
+    def delete_model(self, request, obj):
+        """Through the service: recorded, and the cards go in one statement, not one by one."""
+        services.delete_workspace(application=obj, actor=request.user, confirm_name=obj.name, staff=True)
+
+    def delete_queryset(self, request, queryset):
+        for application in queryset:
+            self.delete_model(request, application)
+
+
+def _deletion_summary(projects, objs):
+    """The admin's delete confirmation in numbers: Django would load and list every card."""
+    cards = Task.objects.filter(project__in=projects).count()
+    summary = [f"{obj} with {cards} card(s) in all, their columns, history and counts" for obj in objs]
+    return summary, {"projects": projects.count(), "cards": cards}, set(), []
+
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
@@ -53,12 +76,39 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(OperationAdmin):
     list_display = ["key", "name", "application", "derived_status", "created_at"]
     list_filter = ["application"]
     list_select_related = ["application", "derived_status"]
     search_fields = ["name", "key"]
     readonly_fields = ["derived_status", "created_at"]
+
+    def save_model(self, request, obj, form, change):
+        """New projects and renames through the services: recorded in the workspace's history."""
+        if not change:
+            created = services.create_project(
+                application=obj.application, name=obj.name, key=obj.key, actor=request.user
+            )
+            obj.pk, obj.key, obj._state.adding = created.pk, created.key, False  # the admin goes on with obj
+            return
+        if "name" in form.changed_data:
+            services.rename_project(project=obj, name=obj.name, actor=request.user)
+        if set(form.changed_data) - {"name"}:
+            obj.save()
+
+    def get_readonly_fields(self, request, obj=None):
+        # Moving a project is services.move_project (the workspace pages): it re-checks open sockets.
+        return [*self.readonly_fields, "application"] if obj else self.readonly_fields
+
+    def get_deleted_objects(self, objs, request):
+        return _deletion_summary(Project.objects.filter(pk__in=[obj.pk for obj in objs]), objs)
+
+    def delete_model(self, request, obj):
+        services.delete_project(project=obj, actor=request.user, staff=True)
+
+    def delete_queryset(self, request, queryset):
+        for project in queryset:
+            self.delete_model(request, project)
 
 
 @admin.register(TaskStatus)
@@ -119,14 +169,14 @@ class TaskStatusFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         columns = TaskStatus.objects.select_related("project").order_by("project__key", "project_id", "position")
-        project_id = request.GET.get("project__id__exact", "")
-        if project_id.isdigit():
+        project_id = parse_id(request.GET.get("project__id__exact", ""))
+        if project_id is not None:
             columns = columns.filter(project_id=project_id)
         return [(str(column.pk), f"{column.project.key} · {column.name}") for column in columns]
 
     def queryset(self, request, queryset):
-        value = self.value() or ""
-        return queryset.filter(task_status_id=value) if value.isdigit() else queryset
+        status_id = parse_id(self.value() or "")
+        return queryset.filter(task_status_id=status_id) if status_id is not None else queryset
 
 
 @admin.register(Task)
@@ -190,25 +240,6 @@ class TaskAdmin(OperationAdmin):
                 self.delete_model(request, task)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Append-only or derived rows: shown here, written only by the code that owns them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        # Not from its own pages. Deleting a project takes these rows along, and the admin asks
-        # this admin about every row it would take: refusing there would refuse the project.
-        match = request.resolver_match
-        own_page = match is not None and (match.url_name or "").startswith(
-            f"{self.opts.app_label}_{self.opts.model_name}_"
-        )
-        return not own_page and request.user.has_perm("boards.delete_project")
-
-
 @admin.register(TaskEvent)
 class TaskEventAdmin(ReadOnlyAdmin):
     list_display = ["project", "seq", "kind", "task_title", "from_category", "to_category", "actor", "at"]
@@ -250,3 +281,51 @@ def _save_changes(task: Task, changed: set[str], *, actor) -> None:
     plain = [field for field in ("reporter", "position") if field in changed]
     if plain:  # nothing counted, nothing a board shows live
         task.save(update_fields=plain)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Invitations are made and revoked on the members page; here they can be looked at, revoked
+    by setting revoked_at, or deleted. The token itself was never stored: only its hash."""
+
+    list_display = [
+        "application",
+        "role",
+        "email",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "use_count",
+        "max_uses",
+        "revoked_at",
+    ]
+    list_filter = ["role", "application"]
+    list_select_related = ["application", "created_by"]
+    search_fields = ["email", "application__name"]
+    readonly_fields = ["application", "token_hash", "created_by", "created_at", "use_count"]
+    fields = [
+        "application",
+        "token_hash",
+        "role",
+        "email",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "max_uses",
+        "use_count",
+        "revoked_at",
+    ]
+
+    def has_add_permission(self, request):
+        return False  # a token shown to nobody would be no use: owners make them on the members page
+
+
+@admin.register(WorkspaceEvent)
+class WorkspaceEventAdmin(ReadOnlyAdmin):
+    """The workspaces' history: written only by boards.services (workspace_log.record)."""
+
+    list_display = ["at", "kind", "application_name", "subject_name", "actor"]
+    list_filter = ["kind"]
+    list_select_related = ["actor"]
+    search_fields = ["application_name", "subject_name", "actor__username"]
+    date_hierarchy = "at"

@@ -2,10 +2,15 @@
 
 Writers call record_* inside the transaction of their change, after the change itself (the
 counts row is locked first, the sequence row last, in every writer: no lock cycle). One event
-costs one statement on PostgreSQL: the upsert that takes its sequence number feeds the INSERT; a
+costs one statement: the upsert that takes its sequence number feeds the INSERT; a
 bulk call takes n numbers with the same upsert and inserts n events with one bulk INSERT. The sequence row stays
 locked until the writer commits, so writers of one project number their events in commit order,
 and a rollback gives its numbers back: no gaps, no duplicates.
+
+Raw SQL here (table names from _meta): the ORM cannot express an upsert that increments and
+returns the new value (INSERT … ON CONFLICT DO UPDATE … RETURNING), nor feed it to the INSERT of
+the event in one statement; tests/boards/test_history.py holds the numbering gapless under
+concurrent writers and the one-statement and bulk paths to the same events.
 """
 
 from collections.abc import Sequence
@@ -13,9 +18,10 @@ from collections.abc import Sequence
 from django.db import connection
 from django.db.models import Min
 from django.utils import timezone
-from django.utils.timesince import timesince
 
-from boards.models import Category, ProjectSequence, Task, TaskEvent, TaskStatus
+from accounts import people
+from boards import clock
+from boards.models import CardNumberSequence, Category, ProjectSequence, Task, TaskEvent, TaskStatus
 
 Kind = TaskEvent.Kind
 REPLAY_LIMIT = 200
@@ -37,6 +43,23 @@ def take_seqs(project_id: int, n: int = 1) -> int:
     with connection.cursor() as cursor:
         cursor.execute(_TAKE_SEQ, [project_id, n])
         return cursor.fetchone()[0]
+
+
+# Card numbers, in one statement: the ORM cannot UPDATE ... RETURNING (its counterpart,
+# CardNumberSequence.take_numbers, takes two, for saves that bypass the services).
+_NUMBER_TABLE = CardNumberSequence._meta.db_table
+_TAKE_NUMBERS = (
+    f"INSERT INTO {_NUMBER_TABLE} (project_id, last_number) VALUES (%s, %s) "
+    f"ON CONFLICT (project_id) DO UPDATE SET last_number = {_NUMBER_TABLE}.last_number + EXCLUDED.last_number "
+    "RETURNING last_number"
+)
+
+
+def take_card_numbers(project_id: int, n: int = 1) -> int:
+    """Reserve n card numbers (Task.number) and return the first. Call inside atomic()."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_NUMBERS, [project_id, n])
+        return cursor.fetchone()[0] - n + 1
 
 
 def current_seq(project_id: int) -> int:
@@ -62,15 +85,15 @@ def _event(task: Task, kind: str, actor, data: dict, *, from_category=None, to_c
 
 
 def _save(events: Sequence[TaskEvent]) -> list[TaskEvent]:
-    """Number the events of one project and insert them: one statement for one event on
-    PostgreSQL, else two whatever their number."""
+    """Number the events of one project and insert them: one statement for one event, else two
+    whatever their number."""
     if not events:
         return []
     if _in_one_statement(len(events)):
         return [_save_one(events[0])]
     project_id = events[0].project_id
     last = take_seqs(project_id, len(events))
-    now = timezone.now()
+    now = clock.now()
     for offset, event in enumerate(events, start=last - len(events) + 1):
         event.seq = offset
         _stamp(event, now)
@@ -82,8 +105,8 @@ def _save(events: Sequence[TaskEvent]) -> list[TaskEvent]:
 
 
 def _in_one_statement(events: int) -> bool:
-    """Whether _save writes this many events with _save_one: one event, on PostgreSQL."""
-    return events == 1 and connection.vendor == "postgresql"
+    """Whether _save writes this many events with _save_one: one event."""
+    return events == 1
 
 
 def _stamp(event: TaskEvent, now) -> None:
@@ -95,7 +118,7 @@ def _stamp(event: TaskEvent, now) -> None:
 def _save_one(event: TaskEvent) -> TaskEvent:
     """The sequence upsert feeding the INSERT: the same two writes in the same lock order as
     take_seqs() then save(), in one round trip."""
-    _stamp(event, timezone.now())
+    _stamp(event, clock.now())
     fields = [f for f in TaskEvent._meta.concrete_fields if f.attname not in ("id", "seq")]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     values = [[f.get_db_prep_save(getattr(event, f.attname), connection)] for f in fields]
@@ -127,7 +150,7 @@ def _mark_arrivals(pairs: Sequence[tuple[TaskEvent, Task]]) -> None:
 
     A card coming straight from todo (or created in done) starts now; the others are looked up
     with one query for all of them (an indexed read; no query when there are none), or for one
-    event on PostgreSQL inside its INSERT (_save_one).
+    event inside its INSERT (_save_one).
     """
     arrivals = [(event, task) for event, task in pairs if _arrives_done(event)]
     for event, task in arrivals:
@@ -262,6 +285,18 @@ def record_deleted(task: Task, *, actor=None, task_id: int, was_live: bool) -> T
     return _save([event])[0]
 
 
+def record_attached(task: Task, *, actor=None, attachment) -> TaskEvent:
+    """A file attached to a card; call after the attachment's save."""
+    data = {"attachment": {"id": attachment.pk, "name": attachment.name, "size": attachment.size}}
+    return _save([_event(task, Kind.ATTACHED, actor, data)])[0]
+
+
+def record_detached(task: Task, *, actor=None, attachment) -> TaskEvent:
+    """A file removed from a card."""
+    data = {"attachment": {"id": attachment.pk, "name": attachment.name, "size": attachment.size}}
+    return _save([_event(task, Kind.DETACHED, actor, data)])[0]
+
+
 def record_column_category(column: TaskStatus, *, actor=None, old_category: str) -> TaskEvent:
     """A column changed category; its live cards moved between categories with it.
 
@@ -278,6 +313,48 @@ def record_column_category(column: TaskStatus, *, actor=None, old_category: str)
         data={"column": _column(column), "from_category": old_category, "to_category": column.category},
     )
     return _save([event])[0]
+
+
+# -- comments (issue 14) ------------------------------------------------------------------------
+
+EXCERPT_MAX = 200  # characters of a comment kept in its events: the activity and the CSV export quote it
+
+
+def excerpt(text: str, limit: int = EXCERPT_MAX) -> str:
+    """The comment's text on one line, cut to `limit` characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def _comment_data(comment) -> dict:
+    return {"comment_id": comment.pk, "author_id": comment.author_id, "excerpt": excerpt(comment.body)}
+
+
+def record_commented(task: Task, *, actor=None, comment) -> TaskEvent:
+    """A comment added to the card. Call inside its transaction, after the save."""
+    return _save([_event(task, Kind.COMMENTED, actor, _comment_data(comment))])[0]
+
+
+def record_comment_edited(task: Task, *, actor=None, comment) -> TaskEvent:
+    """A comment's text changed; the excerpt is the new text's."""
+    return _save([_event(task, Kind.COMMENT_EDITED, actor, _comment_data(comment))])[0]
+
+
+def record_comment_deleted(task: Task, *, actor=None, comment) -> TaskEvent:
+    """A comment deleted (by its author, or by an owner); keeps its id and an excerpt."""
+    return _save([_event(task, Kind.COMMENT_DELETED, actor, _comment_data(comment))])[0]
+
+
+def _describe_comment(event: TaskEvent, who: str) -> str:
+    quoted = excerpt(event.data.get("excerpt", ""), 80)
+    match event.kind:
+        case Kind.COMMENTED:
+            return f"{who} commented “{quoted}”"
+        case Kind.COMMENT_EDITED:
+            return f"{who} edited a comment to “{quoted}”"
+    if event.data.get("author_id") not in (None, event.actor_id):
+        return f"{who} deleted someone's comment “{quoted}”"
+    return f"{who} deleted a comment “{quoted}”"
 
 
 def as_dict(event: TaskEvent) -> dict:
@@ -309,11 +386,11 @@ def events_after(project_id: int, seq: int, limit: int = REPLAY_LIMIT) -> list[d
 
 def card_activity(task: Task, limit: int = ACTIVITY_LIMIT) -> list[TaskEvent]:
     """A card's history, newest first, each with a `sentence` to show."""
-    events = list(TaskEvent.objects.filter(task_id=task.pk).select_related("actor").order_by("-seq")[:limit])
+    events = list(TaskEvent.objects.filter(task_id=task.pk).select_related("actor__profile").order_by("-seq")[:limit])
     now = timezone.now()
     for event in events:
         event.sentence = describe(event)
-        event.ago = timesince(event.at, now).split(",")[0]
+        event.ago = clock.ago(event.at, now)
     return events
 
 
@@ -322,13 +399,15 @@ def actor_name(event: TaskEvent) -> str:
         return "Tasktrack"
     if event.actor is None:
         return "A former member"
-    return event.actor.get_full_name() or event.actor.get_username()
+    return people.display_name(event.actor)
 
 
 def describe(event: TaskEvent) -> str:
     """'Ana moved this from In Progress to In Review' (the actor must be loaded)."""
     who = actor_name(event)
     data = event.data
+    if event.kind in (Kind.MOVED_OUT, Kind.MOVED_IN):
+        return _describe_transfer(who, event)
     match event.kind:
         case Kind.CREATED:
             return f"{who} created this in {data['to']['name']}"
@@ -344,14 +423,44 @@ def describe(event: TaskEvent) -> str:
             return f"{who} put this back on the board in {data['column']['name']}"
         case Kind.DELETED:
             return f"{who} deleted this"
+        case Kind.ATTACHED:
+            return f"{who} attached {data['attachment']['name']}"
+        case Kind.DETACHED:
+            return f"{who} removed the attachment {data['attachment']['name']}"
         case Kind.COLUMN_CATEGORY:
             return (
                 f"{who} changed the category of {data['column']['name']} "
                 f"from {data['from_category']} to {data['to_category']}"
             )
+    if event.kind in (Kind.COMMENTED, Kind.COMMENT_EDITED, Kind.COMMENT_DELETED):
+        return _describe_comment(event, who)
     return f"{who} changed this"
 
 
 def _and(words: Sequence[str]) -> str:
     words = [word.replace("_id", "") for word in words]
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+# -- cards moving between projects (issue 14) ----------------------------------------------------
+
+
+def record_moved_to_project(
+    task: Task, *, actor=None, from_project_id: int, from_status: TaskStatus, from_key: str, to_key: str
+) -> list[TaskEvent]:
+    """A live card left one project for another (task already saved in its new project and
+    column): `moved_out` in the old project's log, its column's category leaving, and `moved_in`
+    in the new one's, the new column's entering, so each project's flow stays whole."""
+    to_status = task.task_status
+    data = {"from_key": from_key, "to_key": to_key, "from": _column(from_status), "to": _column(to_status)}
+    out = _event(task, Kind.MOVED_OUT, actor, data, from_category=from_status.category)
+    out.project_id = from_project_id
+    arrived = _event(task, Kind.MOVED_IN, actor, data, to_category=to_status.category)
+    return [*_save([out]), *_save([arrived])]
+
+
+def _describe_transfer(who: str, event: TaskEvent) -> str:
+    data = event.data
+    if event.kind == Kind.MOVED_OUT:
+        return f"{who} moved this from {data['from_key']} to another project as {data['to_key']}"
+    return f"{who} moved this here from {data['from_key']}, into {data['to']['name']}"

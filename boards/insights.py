@@ -1,4 +1,4 @@
-"""Flow metrics of one project and the SVG charts that show them.
+"""Flow metrics of one project (boards.charts draws them).
 
 Every function costs a fixed number of queries whatever the project's size: the cumulative flow
 diagram reads the daily snapshots and fills the missing days from the event log; lead time,
@@ -12,13 +12,18 @@ Definitions (the page repeats them):
   column past todo (active, review, issue or done) to that arrival;
 - throughput: cards done per week (Monday to Sunday); age: how long an open card (live, not
   done) has existed.
+
+Raw SQL for the flow metrics and ages: the ORM has no DISTINCT ON, percentile_cont … WITHIN GROUP
+or width_bucket, and one grouped pass over the log is what keeps them at one query;
+tests/boards/test_insights.py checks them against histories whose figures are known.
 """
 
 import datetime as dt
-import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
@@ -30,32 +35,25 @@ MIN_DAYS, MAX_DAYS, DEFAULT_DAYS = 7, 365, 30
 # Histogram buckets in days: [0,1) [1,2) [2,3) [3,5) … [89, ∞)
 BUCKET_EDGES = [1, 2, 3, 5, 8, 13, 21, 34, 55, 89]
 BUCKET_LABELS = ["<1"] + [f"{a}–{b}" for a, b in zip([1, *BUCKET_EDGES], BUCKET_EDGES, strict=False)][1:] + ["89+"]
-# Bottom to top of the diagram: the work that is finished sits at the bottom.
-STACK = [Category.DONE, Category.REVIEW, Category.ISSUE, Category.ACTIVE, Category.TODO]
-COLORS = {
-    Category.TODO: "#9aa5b1",
-    Category.ACTIVE: "#3e7cb1",
-    Category.REVIEW: "#8e6cc0",
-    Category.ISSUE: "#d9534f",
-    Category.DONE: "#4caf7a",
-}
-LABELS = dict(Category.choices)
 
 
 class BadRange(ValueError):
     pass
 
 
+def is_long_range(days: int) -> bool:
+    """Whether the page over this many days is a heavy request (boards.web.heavy bounds how many run)."""
+    return days > settings.INSIGHTS_HEAVY_DAYS
+
+
 def parse_days(value) -> int:
     """The ?days= value: a whole number of days from 7 to 365 (absent: 30)."""
     if value in (None, ""):
         return DEFAULT_DAYS
-    try:
-        days = int(value)
-    except (TypeError, ValueError):
-        raise BadRange(
-            f"“{value}” is not a number of days: use a whole number from {MIN_DAYS} to {MAX_DAYS}."
-        ) from None
+    # ASCII digits only (around spaces): int() would take "+30" and "3_0" and fail on "３０" or "²".
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{1,6}", value.strip()):
+        raise BadRange(f"“{value}” is not a number of days: use a whole number from {MIN_DAYS} to {MAX_DAYS}.")
+    days = int(value.strip())
     if not MIN_DAYS <= days <= MAX_DAYS:
         raise BadRange(f"Pick a range from {MIN_DAYS} to {MAX_DAYS} days ({days} is outside it).")
     return days
@@ -165,13 +163,11 @@ FROM done GROUP BY 2, 3, 4
 """
 
 
-def flow_metrics(project: Project, days: int, *, now: dt.datetime | None = None) -> FlowMetrics | None:
+def flow_metrics(project: Project, days: int, *, now: dt.datetime | None = None) -> FlowMetrics:
     """Lead time, cycle time and weekly throughput of the cards done in the last `days` days.
 
-    One query; None on a database other than PostgreSQL.
+    One query.
     """
-    if connection.vendor != "postgresql":
-        return None
     now = now or timezone.now()
     today = timezone.localdate(now)
     since = timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=days - 1), dt.time.min))
@@ -217,10 +213,8 @@ SELECT width_bucket(greatest(age_days, 0), %(edges)s::float8[]), count(*), NULL 
 """
 
 
-def open_ages(project: Project, *, now: dt.datetime | None = None) -> Distribution | None:
-    """How long the open cards have existed, in days. One query; None off PostgreSQL."""
-    if connection.vendor != "postgresql":
-        return None
+def open_ages(project: Project, *, now: dt.datetime | None = None) -> Distribution:
+    """How long the open cards have existed, in days. One query."""
     ages = Distribution()
     with connection.cursor() as cursor:
         cursor.execute(_AGE_SQL, {"project": project.pk, "now": now or timezone.now(), "edges": BUCKET_EDGES})
@@ -243,100 +237,3 @@ def oldest_open(project: Project, limit: int = 5) -> list[Task]:
         .select_related("task_status")
         .order_by("created_at", "pk")[:limit]
     )
-
-
-# Charts: plain data for templates/boards/insights.html, which draws them as SVG.
-
-WIDTH, HEIGHT = 960, 300
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 30
-
-
-def nice_ticks(top: float, count: int = 4) -> list[float]:
-    """Round tick values from 0 to at least `top`."""
-    if top <= 0:
-        return [0, 1]
-    raw = top / count
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    return [step * n for n in range(math.ceil(top / step) + 1)]
-
-
-def _fmt(value: float) -> str:
-    return f"{value:g}"
-
-
-def _frame(ticks: list[float], width: int = WIDTH, height: int = HEIGHT) -> dict:
-    plot_h = height - TOP - BOTTOM
-    top = ticks[-1]
-    return {
-        "width": width,
-        "height": height,
-        "left": LEFT,
-        "right": width - RIGHT,
-        "top": TOP,
-        "bottom": height - BOTTOM,
-        "label_y": height - BOTTOM + 18,
-        "yticks": [{"y": round(TOP + plot_h * (1 - value / top), 1), "label": _fmt(value)} for value in ticks],
-    }
-
-
-def flow_chart(points: list[tuple[dt.date, dict]]) -> dict:
-    """A stacked area chart of the cumulative flow, with axes and a legend."""
-    totals = [sum(counts.values()) for _, counts in points]
-    ticks = nice_ticks(max(totals, default=0))
-    chart = _frame(ticks)
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    span = max(len(points) - 1, 1)
-
-    def x(index: int) -> float:
-        return round(LEFT + plot_w * index / span, 1)
-
-    def y(value: float) -> float:
-        return round(TOP + plot_h * (1 - value / ticks[-1]), 1)
-
-    below = [0] * len(points)
-    areas = []
-    for category in STACK:
-        above = [base + counts[category.value] for base, (_, counts) in zip(below, points, strict=True)]
-        upper = [f"{x(i)},{y(v)}" for i, v in enumerate(above)]
-        lower = [f"{x(i)},{y(v)}" for i, v in reversed(list(enumerate(below)))]
-        areas.append({"points": " ".join(upper + lower), "color": COLORS[category], "label": LABELS[category]})
-        below = above
-    step = max(1, round(len(points) / 6))
-    chart["xticks"] = [
-        {"x": x(i), "label": day.strftime("%b %-d")} for i, (day, _) in enumerate(points) if i % step == 0
-    ]
-    chart["areas"] = areas
-    chart["legend"] = [
-        {"x": LEFT + 8 + 96 * n, "color": COLORS[category], "label": LABELS[category]}
-        for n, category in enumerate(reversed(STACK))
-    ]
-    latest = points[-1][1] if points else {}
-    chart["summary"] = ", ".join(f"{LABELS[c]} {latest.get(c.value, 0)}" for c in reversed(STACK))
-    return chart
-
-
-def bar_chart(labels: list[str], values: list[int], *, color: str = "#3e7cb1", width: int = 340) -> dict:
-    """A bar chart (histograms, throughput) with axes."""
-    ticks = nice_ticks(max(values, default=0))
-    chart = _frame(ticks, width=width, height=200)
-    plot_w, plot_h = width - LEFT - RIGHT, 200 - TOP - BOTTOM
-    slot = plot_w / max(len(values), 1)
-    every = max(1, math.ceil(len(values) / 8))
-    bars = []
-    for index, (label, value) in enumerate(zip(labels, values, strict=True)):
-        height = plot_h * value / ticks[-1]
-        bars.append(
-            {
-                "x": round(LEFT + slot * index + slot * 0.1, 1),
-                "y": round(TOP + plot_h - height, 1),
-                "w": round(slot * 0.8, 1),
-                "h": round(height, 1),
-                "cx": round(LEFT + slot * (index + 0.5), 1),
-                "label": label if index % every == 0 else "",
-                "title": f"{label}: {value}",
-            }
-        )
-    chart["bars"] = bars
-    chart["color"] = color
-    return chart

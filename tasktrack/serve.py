@@ -5,7 +5,14 @@ requests it holds. Here each worker gets a socket of its own bound to the same p
 SO_REUSEPORT, and the kernel spreads new connections across them. Each worker serves HTTP and
 WebSockets; a change made through one reaches sockets on the others through channels-redis.
 
-Stops every worker on SIGTERM or SIGINT, and all of them (exiting non-zero) when one dies.
+Stops every worker on SIGTERM or SIGINT, and all of them (exiting non-zero) when one dies. Each
+worker shuts down gracefully (tasktrack.shutdown): it stops accepting, closes its WebSockets with
+1001, gives requests in flight SHUTDOWN_TIMEOUT seconds (default 10) and exits at most 2 s after
+that; one still running KILL_MARGIN seconds later is killed.
+
+--port 0 takes a port the kernel picks and prints it. Daphne's --proxy-headers is refused: it
+takes the client's address from the first X-Forwarded-For entry, which the client writes;
+tasktrack.middleware.ForwardedClientMiddleware reads the header for every server instead.
 """
 
 import argparse
@@ -19,7 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DAPHNE = Path(sys.executable).parent / "daphne"
-# e.g. python -m tasktrack.serve --workers 4 --port 8001 -- --proxy-headers
+# e.g. python -m tasktrack.serve --workers 4 --port 8001 -- --websocket-max-message-size 65536
+REFUSED = ("--proxy-headers", "--proxy-headers-host", "--proxy-headers-port")
+KILL_MARGIN = 5  # seconds past SHUTDOWN_TIMEOUT; a worker exits by itself 2 s past it
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -32,17 +41,26 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def start(workers: int, host: str, port: int, daphne_args: list[str] = ()) -> list[subprocess.Popen]:
+def shutdown_timeout() -> float:
+    """settings.SHUTDOWN_TIMEOUT, read the same way: this supervisor does not load Django."""
+    return float(os.environ.get("SHUTDOWN_TIMEOUT", "10"))
+
+
+def start(workers: int, host: str, port: int, daphne_args: list[str] = ()) -> tuple[list[subprocess.Popen], int]:
+    """The workers, and the port they share."""
     processes = []
     for _ in range(workers):
         sock = listening_socket(host, port)
+        port = sock.getsockname()[1]  # port 0: the kernel's pick, then shared by the others
         command = [str(DAPHNE), "--fd", str(sock.fileno()), *daphne_args, "tasktrack.asgi:application"]
         processes.append(subprocess.Popen(command, cwd=ROOT, pass_fds=[sock.fileno()]))
         sock.close()  # the worker holds its own copy
-    return processes
+    return processes, port
 
 
-def stop(processes: list[subprocess.Popen], timeout: float = 20) -> None:
+def stop(processes: list[subprocess.Popen], timeout: float | None = None) -> None:
+    if timeout is None:
+        timeout = shutdown_timeout() + KILL_MARGIN
     for process in processes:
         if process.poll() is None:
             process.terminate()
@@ -65,7 +83,14 @@ def main(argv=None) -> int:
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     daphne_args = args.daphne_args[1:] if args.daphne_args[:1] == ["--"] else args.daphne_args
-    processes = start(args.workers, args.bind, args.port, daphne_args)
+    refused = [arg for arg in daphne_args if arg.split("=", 1)[0] in REFUSED]
+    if refused:
+        parser.error(
+            f"{refused[0]} would take the client's address from the first X-Forwarded-For entry, which the "
+            "client writes; set BEHIND_PROXY and TRUSTED_PROXIES instead (README, Operations)"
+        )
+    processes, port = start(args.workers, args.bind, args.port, daphne_args)
+    print(f"tasktrack.serve: {args.workers} daphne workers on http://{args.bind}:{port}/", file=sys.stderr, flush=True)
     stopping = False
 
     def on_signal(signum, frame):

@@ -1,15 +1,21 @@
 """Tasktrack settings, read from the environment with safe development defaults.
 
-DATABASE_URL unset: a SQLite file. REDIS_URL unset: in-process cache and channel layer.
+DATABASE_URL unset: the development database (tasktrack.devdb) when it is running. REDIS_URL unset:
+in-process cache and channel layer.
 With DEBUG off, SECRET_KEY and ALLOWED_HOSTS must be set.
 """
 
+import ipaddress
 import os
 import warnings
+from datetime import timedelta
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+
+from tasktrack import devdb
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -25,18 +31,29 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_choice(name: str, choices: list[str], default: str) -> str:
+    value = os.environ.get(name, default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
 def database_from_url(url: str) -> dict:
-    """Turn postgres://user:pass@host:port/name into a DATABASES entry with a connection pool."""
+    """Turn postgres://user:pass@host:port/name into a DATABASES entry with a connection pool.
+
+    As in libpq, ?host=/a/directory&port=… names a Unix socket (postgres://user@/name?host=…).
+    """
     parts = urlsplit(url)
     if parts.scheme not in {"postgres", "postgresql"}:
         raise ImproperlyConfigured(f"DATABASE_URL must be postgres://…, not {parts.scheme}://")
+    query = parse_qs(parts.query)
     return {
         "ENGINE": "tasktrack.db",  # django.db.backends.postgresql, with a quicker pool recovery
         "NAME": unquote(parts.path.lstrip("/")) or "tasktrack",
         "USER": unquote(parts.username or ""),
         "PASSWORD": unquote(parts.password or ""),
-        "HOST": parts.hostname or "",
-        "PORT": str(parts.port or ""),
+        "HOST": parts.hostname or query.get("host", [""])[0],
+        "PORT": str(parts.port or query.get("port", [""])[0]),
         # Django's psycopg pool instead of CONN_MAX_AGE (left at its default, 0): under daphne
         # each request runs in its own thread, where persistent connections pile up.
         # Each connection is tested as it leaves the pool, so one PostgreSQL closed meanwhile (a
@@ -87,8 +104,11 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "template_partials",
+    "accounts",
     "boards",
     "aggregates",
+    "axes",
+    "csp",
 ]
 
 MIDDLEWARE = [
@@ -102,11 +122,15 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # The user's time zone (Profile.time_zone) for due dates: after the user is known.
+    "tasktrack.middleware.UserTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tasktrack.middleware.DatabaseUnavailableMiddleware",
-    "boards.middleware.LiveClientMiddleware",
+    "boards.live.middleware.LiveClientMiddleware",
+    # Last, as axes asks: turns a locked-out log-in into its 429 page (tasktrack.login.locked_out).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tasktrack.urls"
@@ -130,17 +154,14 @@ TEMPLATES = [
     }
 ]
 
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
-if DATABASE_URL:
-    DATABASES = {"default": database_from_url(DATABASE_URL)}
-else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
-            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
-        }
-    }
+# PostgreSQL only. Unset, the development database that `make run` starts (tasktrack.devdb) if it
+# is running, so `manage.py shell` beside `make run` reaches the same data; tests never use it
+# unasked (`make test` sets DATABASE_URL). Otherwise a stand-in engine whose every use says how to
+# start one, so commands that need no database (makemigrations, collectstatic) still run.
+DATABASE_URL = os.environ.get("DATABASE_URL", "") or ("" if TESTING else devdb.running_url(BASE_DIR / ".data"))
+DATABASES = {
+    "default": database_from_url(DATABASE_URL) if DATABASE_URL else {"ENGINE": "tasktrack.devdb", "NAME": "tasktrack"}
+}
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL and TESTING:
@@ -183,10 +204,21 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Open board sockets one user may hold over every server process (boards.live.sockets); one more is
+# closed with 4429. A process that dies without closing its sockets frees them after WS_SOCKET_TTL s.
+WS_SOCKETS_PER_USER = int(os.environ.get("WS_SOCKETS_PER_USER", "20"))
+WS_SOCKET_TTL = float(os.environ.get("WS_SOCKET_TTL", "60"))
+
 DJANGO_REDIS_IGNORE_EXCEPTIONS = True
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# Heavy requests (CSV exports, insights over more than INSIGHTS_HEAVY_DAYS days) running at once,
+# per user over all processes (counted in Redis) and per process; beyond either: 429 (boards.web.heavy).
+HEAVY_REQUESTS_PER_USER = int(os.environ.get("HEAVY_REQUESTS_PER_USER", "2"))
+HEAVY_REQUESTS_PER_PROCESS = int(os.environ.get("HEAVY_REQUESTS_PER_PROCESS", "4"))
+INSIGHTS_HEAVY_DAYS = int(os.environ.get("INSIGHTS_HEAVY_DAYS", "90"))
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -198,9 +230,47 @@ if TESTING:
     # Fast hashing for the test suite only; everything else keeps Django's default.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out log-in before any password is checked (tasktrack/login.py).
+    "axes.backends.AxesStandaloneBackend",
+    # Log-in by username or e-mail address (a ModelBackend, permissions included).
+    "accounts.backends.UsernameOrEmailBackend",
+]
+
+# Log-in protection (django-axes; tasktrack/login.py says why these keys and limits). Failures
+# are counted in the cache (Redis), like our other rate limits, for LOGIN_LOCKOUT_MINUTES after
+# the last one; a correct password resets its username's counts.
+LOGIN_LOCKOUT_MINUTES = int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
+LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "50"))
+AXES_HANDLER = "tasktrack.login.LoginLimitHandler"
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURES_PER_USERNAME", "5"))
+AXES_LOCKOUT_PARAMETERS = [["username"], ["username", "ip_address"]]
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_RESET_ON_SUCCESS = True
+# A refused attempt (already locked out) neither counts nor extends the lock: Retry-After holds.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "tasktrack.login.client_ip"
+AXES_USERNAME_CALLABLE = "tasktrack.login.username_of"
+AXES_LOCKOUT_CALLABLE = "tasktrack.login.locked_out"
+# The cache handler keeps no rows: axes' admin pages would only ever be empty.
+AXES_ENABLE_ADMIN = False
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# E-mail (password resets): printed to the console in development, SMTP from the environment in
+# production. Tests capture it in django.core.mail.outbox whatever is set here.
+EMAIL_BACKEND = (
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 10  # seconds: a stuck mail server must not hold a request for ever
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Tasktrack <tasktrack@localhost>")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -224,6 +294,38 @@ STORAGES = {
     },
 }
 
+# Card attachments (boards.services.attachments), through Django's storage API: files under
+# MEDIA_ROOT by default, or in an S3-compatible bucket when AWS_STORAGE_BUCKET_NAME is set (README).
+# Never served from MEDIA_URL: every download goes through boards.web.attachments, which checks
+# membership.
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / ".data" / "media"))
+MEDIA_URL = "media/"
+ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(25 * 1024 * 1024)))
+# Every uploaded file passes this handler first: it refuses files on any route but the upload
+# one, and there files over ATTACHMENT_MAX_BYTES, while they stream in (tasktrack.uploads).
+FILE_UPLOAD_HANDLERS = [
+    "tasktrack.uploads.LimitedUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+DATA_UPLOAD_MAX_NUMBER_FILES = 10
+AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+if AWS_STORAGE_BUCKET_NAME:
+    # Credentials come from boto3's own chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a
+    # profile, an instance role); the endpoint makes any S3-compatible store work (MinIO, R2, ...).
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+            "location": os.environ.get("AWS_S3_LOCATION", ""),
+            "default_acl": None,  # the bucket stays private: downloads go through our view
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Production hardening: on whenever DEBUG is off.
@@ -237,15 +339,33 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", False) else None
-# The proxy addresses whose X-Forwarded-For names the client (tasktrack.middleware.ForwardedClientMiddleware).
+# The proxies (addresses or networks) whose X-Forwarded-For entries are believed: the client is the
+# rightmost entry that is not one of them (tasktrack.middleware.ForwardedClientMiddleware).
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "127.0.0.1,::1") if env_bool("BEHIND_PROXY", False) else []
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an address or a network") from None
 X_FRAME_OPTIONS = "DENY"
-# Sent by tasktrack.middleware.ContentSecurityPolicyMiddleware; {ws_origins} is this host's ws/wss.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self' {ws_origins}; frame-ancestors 'none'; form-action 'self'; base-uri 'self'; "
-    "object-src 'none'"
-)
+# Seconds a daphne process gives requests in flight after SIGTERM (tasktrack.shutdown); it exits at
+# most 2 s later whatever still runs. tasktrack.serve reads the same variable.
+SHUTDOWN_TIMEOUT = float(os.environ.get("SHUTDOWN_TIMEOUT", "10"))
+# Sent by tasktrack.middleware.ContentSecurityPolicyMiddleware (django-csp), which adds this host's
+# ws:// and wss:// origins to connect-src on each request. No inline script or style anywhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+    }
+}
 
 LOGGING = {
     "version": 1,
@@ -253,5 +373,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django_redis": {"level": "WARNING"}},
+    # axes: failed log-ins and lock-outs (WARNING), not every successful one (INFO).
+    "loggers": {"django_redis": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
+
+# Who may create an account: "open" (anyone), "invitation" (only through a workspace
+# invitation link; the default), or "closed" (only `createsuperuser` and the admin).
+SIGNUP_MODE = env_choice("SIGNUP_MODE", ["open", "invitation", "closed"], default="invitation")

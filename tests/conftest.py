@@ -5,8 +5,8 @@ from channels.layers import channel_layers
 from django.core.cache import cache
 
 from boards.models import Membership
-from tests import event_loops
 from tests.factories import ApplicationFactory, MembershipFactory, UserFactory, make_project
+from tests.support import event_loops
 
 
 def pytest_addoption(parser):
@@ -29,7 +29,7 @@ def _clean_cache():
 @pytest.fixture(autouse=True)
 def _own_event_loops():
     """Each test's async code runs in a loop of its own, never in one an earlier test left behind
-    (tests/event_loops.py); a loop this test left running is described, stopped and forgotten."""
+    (tests/support/event_loops.py); a loop this test left running is described, stopped and forgotten."""
     event_loops.forget_event_loops()
     yield
     for loop in event_loops.loops_left_open():
@@ -72,6 +72,13 @@ def viewer(application):
 def outsider(db):
     """A user with a workspace of their own, but not ours."""
     return MembershipFactory(role=Membership.Role.OWNER).user
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    """The test client, logged in as the workspace's owner."""
+    client.force_login(owner)
+    return client
 
 
 @pytest.fixture

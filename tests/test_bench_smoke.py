@@ -1,6 +1,7 @@
 """The benchmark harness runs end to end on tiny sizes. Proves the scripts work; times nothing."""
 
 import json
+import sys
 
 import pytest
 
@@ -34,3 +35,24 @@ def test_every_measurement_runs_and_writes_results(tmp_path):
 def test_bench_database_is_never_the_main_one():
     assert run.bench_database_url("postgres://u@h:5432/tasktrack").endswith("/tasktrack_bench")
     assert run.bench_database_url("postgres://u@h:5432/tasktrack_bench").endswith("/tasktrack_bench")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_soak_runs_a_few_seconds_and_reports_its_must_holds(tmp_path):
+    from bench import soak
+
+    figures = soak.soak(soak.plan_for(TINY), tmp_path / "soak.txt")
+
+    text = (tmp_path / "soak.txt").read_text()
+    assert sys.executable in text and "duration 0.1 min" in text and "cores" in text
+    assert text.count("s+ ") == 3 * figures["slices"]  # latency, connections and memory lines per slice
+    checks = {target: (met, detail) for target, met, detail in figures["checks"]}
+    assert len(checks) == 5
+    # Memory growth over six seconds proves nothing; everything else must hold even at this size.
+    for target, (met, detail) in checks.items():
+        if not target.startswith("memory"):
+            assert met, f"{target}: {detail}"
+    seen = {name for piece in figures["latency"] for name in piece}
+    assert {"board", "move"} <= seen
+    assert sum(figures["live"]["expected"]) > 0

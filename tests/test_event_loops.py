@@ -1,4 +1,4 @@
-"""tests/event_loops.py: a test that hung does not take the later tests' async code with it."""
+"""tests/support/event_loops.py: a test that hung does not take the later tests' async code with it."""
 
 import asyncio
 import contextvars
@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 
-from tests import event_loops
+from tests.support import event_loops
 
 
 class Interrupted(Exception):

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 from django.conf import settings
 
-from tests import ports, workers
+from tests.support import ports, workers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

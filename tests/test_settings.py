@@ -20,7 +20,8 @@ from django.conf import settings
 from django_redis.cache import RedisCache
 
 from tasktrack.channel_layer import RedisChannelLayer
-from tests import ports
+from tasktrack.settings import database_from_url
+from tests.support import ports
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,9 +82,10 @@ def production_env(**extra: str) -> dict[str, str]:
 
 
 class TestBackendsFromEnvironment:
-    def test_without_services_sqlite_locmem_and_in_memory_layer(self):
-        found = settings_for()
-        assert found["engine"] == "django.db.backends.sqlite3"
+    def test_without_services_no_database_locmem_and_in_memory_layer(self):
+        # PYTEST_VERSION: never the development database, which a `make run` may have running.
+        found = settings_for(PYTEST_VERSION="1")
+        assert found["engine"] == "tasktrack.devdb"  # PostgreSQL that says how to start one (tests/test_devdb.py)
         assert found["caches"]["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
         assert found["channel_layers"]["BACKEND"] == "channels.layers.InMemoryChannelLayer"
         assert found["debug"] is True
@@ -132,6 +134,10 @@ class TestBackendsFromEnvironment:
         result = run_python(PRINT_SETTINGS, clean_env(DATABASE_URL="mysql://root@localhost/tasktrack"))
         assert result.returncode != 0
         assert "DATABASE_URL must be postgres://" in result.stderr
+
+    def test_a_unix_socket_is_named_as_libpq_does(self):
+        entry = database_from_url("postgres://postgres@/tasktrack?host=/srv/tasktrack/.data/postgres&port=54321")
+        assert (entry["HOST"], entry["PORT"], entry["NAME"]) == ("/srv/tasktrack/.data/postgres", "54321", "tasktrack")
 
 
 class TestProduction:
@@ -242,7 +248,6 @@ class TestStaticUnderDaphne:
     def test_whitenoise_serves_collected_static_files_with_debug_off(self, tmp_path):
         env = production_env(STATIC_ROOT=str(tmp_path / "static"), SECURE_SSL_REDIRECT="0", ALLOWED_HOSTS="127.0.0.1")
         del env["DATABASE_URL"], env["REDIS_URL"]  # static files need neither
-        env["SQLITE_PATH"] = str(tmp_path / "db.sqlite3")
         collected = run_python("", env, "manage.py", "collectstatic", "--noinput")
         assert collected.returncode == 0, collected.stderr
         manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())
@@ -285,9 +290,9 @@ class TestAsgi:
     def test_websockets_pass_origin_check_then_session_auth_then_routes(self):
         from channels.auth import AuthMiddleware
         from channels.routing import URLRouter
-        from channels.security.websocket import OriginValidator
         from channels.sessions import CookieMiddleware, SessionMiddleware
 
+        from boards.live.sockets import OriginValidator
         from tasktrack.asgi import application
 
         layer, chain = application.application_mapping["websocket"], []

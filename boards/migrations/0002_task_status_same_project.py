@@ -1,7 +1,6 @@
-"""A task's column must belong to the task's project: held by the database on PostgreSQL.
+"""A task's column must belong to the task's project: held by the database.
 
-A composite foreign key (task_status_id, project_id) → taskstatus (id, project_id). SQLite has
-no ALTER TABLE … ADD CONSTRAINT; there Task.save() and the forms hold the rule alone.
+A composite foreign key (task_status_id, project_id) → taskstatus (id, project_id).
 """
 
 from django.db import migrations
@@ -15,13 +14,11 @@ DROP = "ALTER TABLE boards_task DROP CONSTRAINT task_status_same_project"
 
 
 def add(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(ADD)
+    schema_editor.execute(ADD)
 
 
 def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
+    schema_editor.execute(DROP)
 
 
 class Migration(migrations.Migration):

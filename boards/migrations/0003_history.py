@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 # The event keeps its row when its task goes: the database nulls the reference, so deleting a
-# task costs no extra query. SQLite has no ALTER TABLE … ADD CONSTRAINT; there the id dangles.
+# task costs no extra query.
 ADD = """
 ALTER TABLE boards_taskevent ADD CONSTRAINT taskevent_task_set_null
     FOREIGN KEY (task_id) REFERENCES boards_task (id) ON DELETE SET NULL DEFERRABLE INITIALLY DEFERRED
@@ -14,13 +14,11 @@ DROP = "ALTER TABLE boards_taskevent DROP CONSTRAINT taskevent_task_set_null"
 
 
 def add(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(ADD)
+    schema_editor.execute(ADD)
 
 
 def drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
+    schema_editor.execute(DROP)
 
 
 class Migration(migrations.Migration):

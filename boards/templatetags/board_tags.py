@@ -1,21 +1,18 @@
 import functools
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django import template
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import escape, format_html_join
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from boards.text import render_markdown
+from accounts import people
+from accounts.templatetags import accounts_tags
+from boards import clock
+from boards.models import Priority
 
 register = template.Library()
-
-
-@register.filter
-def markdown(text: str) -> str:
-    """Markdown through the allow-list sanitizer (boards.text)."""
-    return mark_safe(render_markdown(text))  # noqa: S308 - nh3 has cleaned it
 
 
 @register.filter
@@ -30,6 +27,12 @@ def age(moment: datetime | None) -> str:
     return "now"
 
 
+@register.filter(name="ago")
+def ago(moment: datetime | None) -> str:
+    """How long ago, in words: 'just now', '5 minutes ago' (boards.clock.ago)."""
+    return clock.ago(moment)
+
+
 @register.filter(expects_localtime=True)
 def isoformat(moment: datetime | None) -> str:
     """The text of |date:"c" (ISO 8601, in the current time zone) without the date formatter: half its cost per card."""
@@ -38,9 +41,14 @@ def isoformat(moment: datetime | None) -> str:
 
 @register.filter
 def display_name(user) -> str:
-    if user is None:
-        return ""
-    return user.get_full_name() or user.get_username()
+    """The profile's display name, else the full name, else the username (accounts.people)."""
+    return people.display_name(user)
+
+
+@register.filter
+def avatar(user) -> str:
+    """The user's initials on their avatar colour (accounts.people), for card faces."""
+    return accounts_tags.avatar(user)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -77,3 +85,133 @@ def move_options(columns) -> str:
     reordered column is a new key, never a stale menu.
     """
     return _move_options(tuple((column.pk, column.name) for column in columns))
+
+
+PRIORITY_ICONS = {1: "↓", 2: "=", 3: "↑", 4: "⇈"}
+DUE_SOON_DAYS = 2
+
+
+@register.filter
+def priority_icon(priority) -> str:
+    """The card face's priority mark: ↓ low, = medium, ↑ high, ⇈ urgent (none shows nothing)."""
+    return PRIORITY_ICONS.get(priority, "")
+
+
+def due_state(task, today=None) -> str:
+    """ "overdue", "soon" (today or within DUE_SOON_DAYS) or "later": by the instant when a time
+    was given, else by the viewer's day (the active time zone)."""
+    if task.due_at is not None:
+        now = timezone.now()
+        if task.due_at < now:
+            return "overdue"
+        return "soon" if task.due_at - now <= timedelta(days=DUE_SOON_DAYS) else "later"
+    today = today or timezone.localdate()
+    if task.due_date < today:
+        return "overdue"
+    return "soon" if (task.due_date - today).days <= DUE_SOON_DAYS else "later"
+
+
+DUE_WORDS = {"overdue": "Overdue", "soon": "Due soon", "later": "Due"}
+
+
+@register.filter
+def due_badge(task, today=None) -> str:
+    """The card face's due date: its state as a class and in words, the day (and time) in the
+    viewer's time zone."""
+    if task.due_date is None:
+        return ""
+    state = due_state(task, today)
+    if task.due_at is not None:
+        local = timezone.localtime(task.due_at)
+        shown, stamp = local.strftime("%-d %b %H:%M"), local.isoformat()
+    else:
+        shown, stamp = task.due_date.strftime("%-d %b"), task.due_date.isoformat()
+    return format_html(
+        '<time class="due due-{}" datetime="{}"><span class="visually-hidden">{} </span>{}</time>',
+        state,
+        stamp,
+        DUE_WORDS[state],
+        shown,
+    )
+
+
+def _chip(label) -> str:
+    """A label's chip, made once per label per request (kept on the Label of the board's map)."""
+    chip = getattr(label, "_chip", None)
+    if chip is None:
+        # A class per palette colour (app.css), not a style attribute: the CSP allows no inline styles.
+        chip = label._chip = format_html('<span class="label label-{}">{}</span>', label.colour.lstrip("#"), label.name)
+        label._order = (label.name.lower(), label.pk)
+    return chip
+
+
+@register.filter
+def label_chips(label_ids, labels) -> str:
+    """The card face's labels, from the project's {id: Label} map (one query per board, not per card).
+    An id with no label (deleted meanwhile) shows nothing."""
+    if not label_ids or not labels:
+        return ""
+    chosen = [labels[pk] for pk in label_ids if pk in labels]
+    chips = [_chip(label) for label in chosen]
+    if len(chosen) > 1:
+        chips = [chip for _, chip in sorted(zip((label._order for label in chosen), chips, strict=True))]
+    return mark_safe("".join(chips))  # noqa: S308 - each chip was built by format_html
+
+
+PRIORITY_BADGES = {
+    value: format_html(
+        '<span class="priority priority-{}" title="{} priority"><span aria-hidden="true">{}</span>'
+        '<span class="visually-hidden">{} priority</span></span>',
+        value,
+        name,
+        PRIORITY_ICONS[value],
+        name,
+    )
+    for value, name in Priority.choices
+    if value
+}
+
+
+@register.simple_tag(takes_context=True)
+def card_badges(context, task) -> str:
+    """The card face's badges (priority, labels, due date, checklist, comments, attachments) in
+    one tag: a board renders hundreds of faces, and a template node per badge cost more than the
+    rest of the face. Today's date is read once per render, not per card."""
+    if not (
+        task.priority
+        or task.due_date
+        or task.label_ids
+        or task.checklist_total
+        or task.comment_count
+        or task.attachment_count
+    ):
+        return ""
+    parts = []
+    if task.priority:
+        parts.append(PRIORITY_BADGES.get(task.priority, ""))
+    if task.label_ids:
+        parts.append(label_chips(task.label_ids, context.get("labels")))
+    if task.due_date:
+        cache = context.render_context
+        if "badges_today" not in cache:
+            cache["badges_today"] = timezone.localdate()
+        parts.append(due_badge(task, cache["badges_today"]))
+    if task.checklist_total:
+        done, total = int(task.checklist_done), int(task.checklist_total)
+        parts.append(
+            f'<span class="face-checklist{" complete" if done == total else ""}" title="Checklist">'
+            f'<span aria-hidden="true">☑</span> {done}/{total}'
+            '<span class="visually-hidden"> checklist items done</span></span>'
+        )
+    if task.comment_count:
+        parts.append(
+            f'<span class="face-comments" title="Comments"><span aria-hidden="true">💬</span> {int(task.comment_count)}'
+            '<span class="visually-hidden"> comments</span></span>'
+        )
+    if task.attachment_count:
+        parts.append(
+            f'<span class="face-attachments" title="Attachments"><span aria-hidden="true">📎</span> '
+            f'{int(task.attachment_count)}<span class="visually-hidden"> attachments</span></span>'
+        )
+    # Integers and strings built by format_html only.
+    return mark_safe('<p class="card-badges">' + "".join(parts) + "</p>")  # noqa: S308

@@ -4,7 +4,7 @@ import uuid
 
 from django import template
 
-from boards import live
+from boards.live import events as live
 
 register = template.Library()
 

@@ -3,6 +3,44 @@
 (function () {
   "use strict";
 
+  // The element an hx-swap-oob fragment swaps into: its own id ("true", "outerHTML"...) or the
+  // selector after the swap style ("afterend:#card-3", "delete:#card-7").
+  function oobSelector(element) {
+    var spec = element.getAttribute("hx-swap-oob");
+    var colon = spec.indexOf(":");
+    return colon >= 0 ? spec.slice(colon + 1) : "#" + element.id;
+  }
+
+  // An oob fragment whose target the page does not have (a card beyond "Show more", filtered out,
+  // or gone) is dropped instead of being reported by htmx as an error: a reload would not show it
+  // either. Targets that an earlier fragment of the same response adds count as present.
+  function dropMissingTargets(html) {
+    if (typeof html !== "string" || html.indexOf("hx-swap-oob") < 0) return html;
+    var template = document.createElement("template");
+    template.innerHTML = html;
+    var added = {};
+    var dropped = false;
+    Array.prototype.slice.call(template.content.children).forEach(function (element) {
+      if (!element.hasAttribute("hx-swap-oob")) return;
+      var selector = oobSelector(element);
+      var present;
+      try {
+        present = Boolean(document.querySelector(selector)) || (selector.charAt(0) === "#" && added[selector.slice(1)]);
+      } catch (e) {
+        present = true; // not a selector we understand: let htmx decide
+      }
+      if (!present) {
+        element.remove();
+        dropped = true;
+        return;
+      }
+      element.querySelectorAll("[id]").forEach(function (inner) {
+        added[inner.id] = true;
+      });
+    });
+    return dropped ? template.innerHTML : html;
+  }
+
   function csrfHeaders() {
     try {
       return JSON.parse(document.body.getAttribute("hx-headers") || "{}");
@@ -16,10 +54,16 @@
     var values = {};
     if (!form) return values;
     new FormData(form).forEach(function (value, key) {
-      if (value) values[key] = value;
+      if (!value) return;
+      // A repeated field (the label checkboxes) goes as a list: htmx sends each value.
+      if (key in values) values[key] = [].concat(values[key], value);
+      else values[key] = value;
     });
     return values;
   }
+
+  // Shared with keys.js, which loads after this file.
+  window.Tasktrack = { dropMissingTargets: dropMissingTargets, csrfHeaders: csrfHeaders, filterValues: filterValues };
 
   function siblingCard(el, direction) {
     var node = direction === "prev" ? el.previousElementSibling : el.nextElementSibling;
@@ -67,6 +111,9 @@
 
   function makeSortable(list) {
     if (list.dataset.sortable) return;
+    // Sorted by due date or priority, the order on screen is not the ranks: a drop there would
+    // place the card by neighbours that are not its neighbours in the stored order.
+    if (list.closest("[data-sorted]")) return;
     list.dataset.sortable = "1";
     new Sortable(list, {
       group: "cards",
@@ -92,9 +139,35 @@
     Array.prototype.forEach.call(lists, makeSortable);
   }
 
+  // Typed text a close would lose: a field changed from what the page gave it, or a refused save
+  // (the conflict view shows the user's text as the form's own).
+  function unsaved(dialog) {
+    if (dialog.querySelector(".card-detail .conflict")) return true;
+    return Array.prototype.some.call(dialog.querySelectorAll("form textarea, form input[type=text], form input:not([type])"),
+      function (field) {
+        return field.value !== field.defaultValue;
+      });
+  }
+
+  // True (and says why, once) when closing now would lose typed text; the next try closes.
+  function keepUnsaved(dialog) {
+    if (dialog.hasAttribute("data-warned") || !unsaved(dialog)) return false;
+    dialog.setAttribute("data-warned", "");
+    var region = dialog.querySelector(".card-detail [id$='-detail-message']");
+    if (region) {
+      region.className = "message shown error";
+      region.textContent = "You have text that is not saved. Save it, or press Esc again to discard it.";
+    }
+    return true;
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     init(document.body);
     htmx.onLoad(init);
+
+    document.body.addEventListener("htmx:beforeSwap", function (e) {
+      e.detail.serverResponse = dropMissingTargets(e.detail.serverResponse);
+    });
 
     var dialog = document.getElementById("card-dialog");
     document.body.addEventListener("htmx:afterSwap", function (e) {
@@ -102,18 +175,38 @@
         dialog.showModal();
       }
     });
+    // Edit mode opens with the keyboard in the title; leaving the editor (blur) gives its lock back.
+    document.body.addEventListener("htmx:afterSettle", function () {
+      var detail = document.querySelector(".card-detail[data-focus-title]");
+      if (!detail) return;
+      detail.removeAttribute("data-focus-title");
+      var title = detail.querySelector(".card-edit input[name=title]");
+      // Not when the user is already in one of the editor's fields: that would move their typing.
+      var active = document.activeElement;
+      if (title && !(active && detail.contains(active) && active.matches("input, textarea, select"))) title.focus();
+    });
     if (dialog) {
       dialog.addEventListener("close", function () {
         document.getElementById("card-dialog-body").innerHTML = "";
+        dialog.removeAttribute("data-warned");
       });
       dialog.addEventListener("click", function (e) {
-        if (e.target === dialog) dialog.close(); // a click on the backdrop
+        if (e.target === dialog && !keepUnsaved(dialog)) dialog.close(); // a click on the backdrop
+      });
+      // Esc (the dialog's cancel) with typed text not saved asks first: a second Esc discards it.
+      dialog.addEventListener("cancel", function (e) {
+        if (keepUnsaved(dialog)) e.preventDefault();
+      });
+      dialog.addEventListener("input", function () {
+        dialog.removeAttribute("data-warned");
       });
     }
 
     document.body.addEventListener("htmx:afterRequest", function (e) {
       var form = e.detail.elt;
-      if (form && form.matches && form.matches("form[data-reset-on-success]") && e.detail.successful) {
+      // A refusal (4xx) is "successful" to htmx (its message is swapped in): keep what was typed.
+      var accepted = e.detail.successful && e.detail.xhr && e.detail.xhr.status < 300;
+      if (form && form.matches && form.matches("form[data-reset-on-success]") && accepted) {
         form.reset();
         var first = form.querySelector("input:not([type=hidden])");
         if (first) first.focus();

@@ -11,8 +11,8 @@ from aggregates.counts import INIT_KEY, get_or_create_project_aggregation
 from aggregates.models import ProjectTaskStatusAgg
 from boards import services
 from boards.models import Task
-from tests import ports
-from tests.helpers import assert_counts_exact
+from tests.support import ports
+from tests.support.helpers import assert_counts_exact
 
 pytestmark = pytest.mark.django_db
 
@@ -60,10 +60,11 @@ def create(project, column, owner, title="first"):
 
 
 class TestFirstWrite:
-    # savepoint, column share lock + has row + edge ranks (boards.locking), GROUP BY (cache get
+    # savepoint, column share lock + has row + edge ranks (boards.services.locks), GROUP BY (cache get
     # and set are not queries), insert row, its derived status, insert task, counts delta with
-    # the derived status, event sequence with the event (boards.history), release savepoint.
-    QUERIES = 9
+    # the derived status, event sequence with the event (boards.history), release savepoint, and
+    # the card's number (boards.history.take_card_numbers).
+    QUERIES = 10
 
     def test_exact_with_one_group_by(self, rowless, columns, owner, django_assert_num_queries):
         with django_assert_num_queries(self.QUERIES) as captured:

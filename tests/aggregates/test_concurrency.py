@@ -1,6 +1,6 @@
 """Concurrent writers in real OS processes against the pytest test database.
 
-The children (tests/workers.py) call django.setup() with DATABASE_URL naming the test database;
+The children (tests/support/workers.py) call django.setup() with DATABASE_URL naming the test database;
 transaction=True so what the parent writes is committed and visible to them.
 """
 
@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,8 @@ from aggregates import recalc
 from aggregates.models import ProjectTaskStatusAgg
 from boards import services
 from boards.models import Task
-from tests import workers
-from tests.helpers import assert_counts_exact, deadlocks_detected
+from tests.support import workers
+from tests.support.helpers import assert_counts_exact, deadlocks_detected
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -175,6 +176,11 @@ def test_hammering_the_same_tasks(project, columns, owner, start_file):
     # Every writer locks columns in id order: PostgreSQL never had to break a deadlock (which the
     # operations would have retried, hiding it from the counts).
     assert deadlocks_detected() == deadlocks_before
+    assert_recalc_check_passes()
+
+
+def assert_recalc_check_passes() -> None:
+    """`manage.py recalc_aggregates --check`, as the nightly job runs it, finds no drift."""
     check = subprocess.run(
         [sys.executable, "manage.py", "recalc_aggregates", "--check"],
         cwd=workers.ROOT,
@@ -185,6 +191,33 @@ def test_hammering_the_same_tasks(project, columns, owner, start_file):
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "match a recount" in check.stdout
+
+
+def test_stale_orm_copies_racing_deletes(project, columns, owner, start_file):
+    """Four processes save stale copies, rebuilt copies and deletions of the same cards with the
+    plain ORM for ten seconds: no IntegrityError, no deleted card back, counts exact."""
+    extra = services.add_column(project=project, name="Doing too", category="active")
+    for c in ["todo", "active", "review", "issue", "done", "todo"]:
+        services.create_task(project=project, status_id=columns[c].pk, title=c, reporter=owner)
+    status_ids = [column.pk for column in columns.values()] + [extra.pk]
+    procs = [
+        spawn("stale_orm", project_id=project.pk, status_ids=status_ids, seconds=10, seed=seed, start_file=start_file)
+        for seed in range(4)
+    ]
+    start_together(procs, start_file)
+    results = [workers.finish(proc, timeout=120) for proc in procs]
+    assert [failure for r in results for failure in r["unexpected"]] == []
+    done = Counter()
+    for r in results:
+        done.update(r["done"])
+    # They really raced: cards were deleted and saved, and stale saves of deleted cards refused.
+    assert done["delete"] >= 4 and done["move"] >= 4 and done["rebuilt"] >= 1, results
+    assert sum(r["expected"].get("DoesNotExist", 0) for r in results) >= 1, results
+    deleted = [pk for r in results for pk in r["deleted"]]
+    assert len(deleted) == len(set(deleted)), "a card was deleted twice: it had come back in between"
+    assert not Task.objects.filter(pk__in=deleted).exists()
+    assert_counts_exact(project)
+    assert_recalc_check_passes()
 
 
 @pytest.mark.parametrize("operation", ["bulk_archive", "bulk_move"])

@@ -9,7 +9,7 @@ from aggregates.models import ProjectTaskStatusAgg
 from boards import services
 from boards.models import Category, Project, Task
 from tests.factories import make_project
-from tests.helpers import DERIVED_RULES, assert_counts_exact
+from tests.support.helpers import DERIVED_RULES, assert_counts_exact
 
 pytestmark = pytest.mark.django_db
 

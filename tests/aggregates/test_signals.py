@@ -7,7 +7,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from aggregates import signals as agg_signals
 from aggregates.counts import (
     AGG_TABLE,
     CountDriftError,
@@ -19,8 +18,9 @@ from aggregates.counts import (
 from aggregates.models import ProjectTaskStatusAgg
 from boards import services
 from boards.models import Category, Project, Task, TaskStatus
+from boards.signals import StoredState, handing_over
 from tests.factories import make_project
-from tests.helpers import DERIVED_RULES, assert_counts_exact
+from tests.support.helpers import DERIVED_RULES, assert_counts_exact
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -123,29 +123,29 @@ def project_writes(captured) -> list[str]:
 
 
 class TestHandedOverState:
-    """boards.locking reads a card's stored state with its locks and hands it to the handlers for
-    one save (aggregates.signals.handing_over); anything else must read for itself."""
+    """services.locks reads a card's stored state with its locks and hands it to the handlers for
+    one save (boards.signals.handing_over); anything else must read for itself."""
 
     def test_used_only_inside_its_block_and_for_its_instance(self, project, columns, owner):
         task = services.create_task(project=project, status_id=columns["todo"].pk, title="t", reporter=owner)
         # A state that lies: it says the card is in done.
-        wrong = ((project.pk, "done"), project.pk, True, "active", "done", True)
+        wrong = StoredState(project_id=project.pk, category="done", live=True, has_row=True, new_category="active")
         with transaction.atomic():
-            with agg_signals.handing_over(task, wrong):
+            with handing_over(task, wrong):
                 pass
             task.task_status = columns["active"]
             task.save()  # after the block: the handler reads the stored state itself
         assert_counts_exact(project)
         other = Task.objects.get(pk=task.pk)
-        with transaction.atomic(), agg_signals.handing_over(task, wrong):
+        with transaction.atomic(), handing_over(task, wrong):
             other.task_status = columns["review"]
             other.save()  # another instance of the same card: not its state
         assert_counts_exact(project)
 
     def test_one_write_only(self, project, columns, owner):
         task = services.create_task(project=project, status_id=columns["todo"].pk, title="t", reporter=owner)
-        state = ((project.pk, "todo"), project.pk, True, "active", "todo", True)
-        with transaction.atomic(), agg_signals.handing_over(task, state):
+        state = StoredState(project_id=project.pk, category="todo", live=True, has_row=True, new_category="active")
+        with transaction.atomic(), handing_over(task, state):
             task.task_status = columns["active"]
             task.save()  # uses the state: todo -> active
             task.task_status = columns["done"]
@@ -286,7 +286,7 @@ class TestDerivedStatus:
         assert derive_category({**dict.fromkeys(Category.values, 0), **spread}) == category
 
     def test_sql_rule_matches_python_rule_everywhere(self):
-        # The write path derives in SQL (aggregates.counts._derive_category_sql), the rest in Python.
+        # The write path derives in SQL (aggregates.counts.derive_category_sql), the rest in Python.
         for spread in itertools.product(range(3), repeat=len(Category.values)):
             counts = dict(zip(Category.values, spread, strict=True))
             assert derived_category_in_sql(counts) == derive_category(counts), counts
@@ -492,4 +492,72 @@ class TestUpdateFields:
         assert_counts_exact(project)
         task.save(update_fields=["archived_at"])  # unarchived, in the column it is stored in: issue
         assert agg(project).issue_tasks == 1
+        assert_counts_exact(project)
+
+
+class TestNoResurrectedCards:
+    """A deleted card never comes back, and no save counts a card it did not insert. (The refused
+    saves run in a savepoint of their own: the test goes on in its transaction.)"""
+
+    @pytest.fixture
+    def card(self, project, columns, owner):
+        return services.create_task(project=project, status_id=columns["active"].pk, title="t", reporter=owner)
+
+    def test_stale_copy_of_a_deleted_card_is_refused(self, project, columns, card):
+        stale = Task.objects.get(pk=card.pk)
+        Task.objects.get(pk=card.pk).delete()
+        stale.task_status = columns["done"]
+        with pytest.raises(Task.DoesNotExist, match="no longer exists"), transaction.atomic():
+            stale.save()
+        assert not Task.objects.filter(pk=card.pk).exists()
+        assert agg(project).total_tasks == 0
+        assert_counts_exact(project)
+
+    def test_stale_copy_saving_uncounted_fields_is_refused(self, project, card):
+        stale = Task.objects.get(pk=card.pk)
+        Task.objects.get(pk=card.pk).delete()
+        stale.title = "edited"
+        with pytest.raises(Task.DoesNotExist), transaction.atomic():
+            stale.save(update_fields=["title"])
+        assert not Task.objects.filter(pk=card.pk).exists()
+        assert_counts_exact(project)
+
+    def test_copy_rebuilt_from_a_payload_updates_its_card(self, project, columns, card):
+        payload = {field.attname: getattr(card, field.attname) for field in Task._meta.concrete_fields}
+        rebuilt = Task(**{**payload, "task_status_id": columns["done"].pk})
+        assert rebuilt._state.adding
+        rebuilt.save()
+        assert Task.objects.filter(project=project).count() == 1
+        row = agg(project)
+        assert (row.active_tasks, row.done_tasks, row.total_tasks) == (0, 1, 1)
+        assert_counts_exact(project)
+
+    def test_copy_built_by_hand_without_its_number_keeps_the_cards(self, project, columns, card):
+        rebuilt = Task(pk=card.pk, project=project, task_status=columns["done"], title="rebuilt")
+        rebuilt.save()
+        stored = Task.objects.get(pk=card.pk)
+        assert (stored.title, stored.number) == ("rebuilt", card.number)
+        assert (agg(project).done_tasks, agg(project).total_tasks) == (1, 1)
+        assert_counts_exact(project)
+
+    def test_copy_rebuilt_for_a_deleted_card_is_refused(self, project, columns, card):
+        payload = {field.attname: getattr(card, field.attname) for field in Task._meta.concrete_fields}
+        Task.objects.get(pk=card.pk).delete()
+        with pytest.raises(Task.DoesNotExist), transaction.atomic():
+            Task(**payload).save()
+        assert not Task.objects.filter(pk=card.pk).exists()
+        assert agg(project).total_tasks == 0
+        assert_counts_exact(project)
+
+    def test_forced_insert_with_a_chosen_id_is_counted_once(self, project, columns, card):
+        free_id = card.pk + 1000
+        Task(pk=free_id, project=project, task_status=columns["todo"], title="restored").save(force_insert=True)
+        assert agg(project).todo_tasks == 1
+        assert_counts_exact(project)
+
+    def test_delete_of_a_stale_copy_changes_nothing(self, project, card):
+        stale = Task.objects.get(pk=card.pk)
+        Task.objects.get(pk=card.pk).delete()
+        assert stale.delete()[0] == 0
+        assert agg(project).total_tasks == 0
         assert_counts_exact(project)

@@ -17,7 +17,7 @@ from aggregates.models import ProjectTaskStatusAgg
 from boards import services
 from boards.models import Category, Task
 from tests.factories import ApplicationFactory, UserFactory, make_project
-from tests.helpers import assert_counts_exact
+from tests.support.helpers import assert_counts_exact
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

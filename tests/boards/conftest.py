@@ -6,23 +6,20 @@ from boards.models import Task
 HX = {"HX-Request": "true"}
 
 
-def add_tasks(project, column, n: int, *, title: str = "Task", assignee=None) -> None:
-    """n live cards at the bottom of a column, inserted in bulk (counts follow)."""
+def add_tasks(project, column, n: int, *, title: str = "Task", assignee=None, **fields) -> None:
+    """n live cards at the bottom of a column, inserted in bulk (counts follow); `fields` set on
+    each (label_ids, priority, due_date …)."""
     last = Task.objects.filter(task_status=column).order_by("-position").values_list("position", flat=True).first()
     start = (last or 0.0) + 1024.0
     services.bulk_create_tasks(
         project=project,
         tasks=[
-            Task(task_status_id=column.pk, title=f"{title} {i}", position=start + i * 1024.0, assignee=assignee)
+            Task(
+                task_status_id=column.pk, title=f"{title} {i}", position=start + i * 1024.0, assignee=assignee, **fields
+            )
             for i in range(n)
         ],
     )
-
-
-@pytest.fixture
-def owner_client(client, owner):
-    client.force_login(owner)
-    return client
 
 
 @pytest.fixture

@@ -15,9 +15,10 @@ from boards.models import (
     Task,
     TaskEvent,
     TaskStatus,
+    WorkspaceEvent,
 )
 from tests.factories import ApplicationFactory, MembershipFactory, UserFactory, make_project
-from tests.helpers import assert_counts_exact
+from tests.support.helpers import assert_counts_exact
 
 pytestmark = pytest.mark.django_db
 
@@ -54,6 +55,7 @@ CHANGELISTS = [
     ("admin:boards_taskevent_changelist", "", 2),  # one "created" per card
     ("admin:boards_projectsequence_changelist", "", 1),
     ("admin:boards_projectdailysnapshot_changelist", "", 1),
+    ("admin:boards_workspaceevent_changelist", "", 1),  # one "project created" per project
 ]
 
 
@@ -330,3 +332,73 @@ class TestProjectAndAggregatesAdmin:
         delete = reverse("admin:aggregates_projecttaskstatusagg_delete", args=[project.pk])
         assert admin_client.post(delete, {"post": "yes"}).status_code == 403
         assert_counts_exact(project)
+
+
+class TestWorkspaceHistoryAdmin:
+    def test_workspace_events_are_listed_and_read_only(self, admin_client, application, owner):
+        services.rename_workspace(application=application, name="Renamed <i>here</i>", actor=owner)
+        event = WorkspaceEvent.objects.get()
+        listing = admin_client.get(reverse("admin:boards_workspaceevent_changelist"))
+        assert listing.status_code == 200
+        assert "Renamed &lt;i&gt;here&lt;/i&gt;" in listing.content.decode()
+        change = reverse("admin:boards_workspaceevent_change", args=[event.pk])
+        assert admin_client.get(change).status_code == 200
+        assert admin_client.post(change, {"kind": "member_left"}).status_code == 403
+        assert admin_client.get(reverse("admin:boards_workspaceevent_add")).status_code == 403
+        delete = reverse("admin:boards_workspaceevent_delete", args=[event.pk])
+        assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+        assert WorkspaceEvent.objects.filter(pk=event.pk, kind="workspace_renamed").exists()
+
+    def test_admin_adds_renames_and_deletes_through_the_services(self, admin_client, application):
+        response = admin_client.post(
+            reverse("admin:boards_project_add"), {"application": application.pk, "name": "Made", "key": "mad"}
+        )
+        assert response.status_code == 302
+        made = Project.objects.get(key="MAD")
+        change = reverse("admin:boards_project_change", args=[made.pk])
+        assert admin_client.post(change, {"name": "Made again", "key": "MAD"}).status_code == 302
+        made.refresh_from_db()
+        assert made.name == "Made again"
+        delete = reverse("admin:boards_project_delete", args=[made.pk])
+        page = admin_client.get(delete)
+        assert "0 card(s)" in page.content.decode()
+        assert admin_client.post(delete, {"post": "yes"}).status_code == 302
+        assert not Project.objects.filter(pk=made.pk).exists()
+        kinds = list(WorkspaceEvent.objects.order_by("pk").values_list("kind", flat=True))
+        assert kinds == ["project_created", "project_renamed", "project_deleted"]
+
+    def test_a_workspace_deleted_in_the_admin_is_recorded(self, admin_client, application, project, columns, owner):
+        services.create_task(project=project, status_id=columns["todo"].pk, title="Gone too", reporter=owner)
+        delete = reverse("admin:boards_application_delete", args=[application.pk])
+        page = admin_client.get(delete)
+        assert page.status_code == 200 and "1 card(s)" in page.content.decode()
+        assert admin_client.post(delete, {"post": "yes"}).status_code == 302
+        assert not Project.objects.filter(pk=project.pk).exists()
+        assert not ProjectTaskStatusAgg.objects.exists()
+        event = WorkspaceEvent.objects.get(kind="workspace_deleted")
+        assert (event.application, event.data) == (None, {"projects": 1, "cards": 1})
+
+    def test_a_project_cannot_change_workspace_in_the_admin(self, admin_client, project, outsider):
+        elsewhere = outsider.memberships.get().application
+        change = reverse("admin:boards_project_change", args=[project.pk])
+        admin_client.post(change, {"name": project.name, "key": project.key, "application": elsewhere.pk})
+        project.refresh_from_db()
+        assert project.application_id != elsewhere.pk
+
+
+class TestInvitationAdmin:
+    def test_the_token_hash_is_read_only_and_the_list_answers(self, admin_client, application, owner):
+        invitation, token = services.create_invitation(
+            application=application,
+            actor=owner,
+            role="editor",
+            days=7,
+            multi_use=False,
+            link_for=lambda token: token,
+        )
+        listing = admin_client.get(reverse("admin:boards_invitation_changelist"))
+        assert listing.status_code == 200 and application.name in listing.content.decode()
+        page = admin_client.get(reverse("admin:boards_invitation_change", args=[invitation.pk])).content.decode()
+        assert invitation.token_hash in page and token not in page
+        assert 'name="token_hash"' not in page  # shown, not editable
+        assert admin_client.get(reverse("admin:boards_invitation_add")).status_code == 403

@@ -51,7 +51,7 @@ class TestCardRefs:
         assert f'href="{card}" hx-get="{card}"' in html
         assert f'action="{move}" hx-post="{move}"' in html
         assert f'action="{archive}" hx-post="{archive}"' in html
-        assert f'<span class="card-key">WEB-{task.pk}</span>' in html
+        assert f'<span class="card-key">WEB-{task.number}</span>' in html
         assert f'datetime="{task.created_at.isoformat()}"' in html
 
 

@@ -354,7 +354,7 @@ class TestInsightsPage:
             cached = client.get(self.url(project, days=365))
 
         def body(r):
-            return r.content.decode().split('<div class="insights">')[1]  # after the per-request CSRF token
+            return r.content.decode().split('<div class="insights board-page">')[1]  # after the per-request CSRF token
 
         assert body(cached) == body(response)
 

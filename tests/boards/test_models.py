@@ -7,7 +7,7 @@ from aggregates.models import ProjectTaskStatusAgg
 from boards import services
 from boards.models import Category, Project, Task, TaskStatus
 from tests.factories import make_project
-from tests.helpers import assert_counts_exact
+from tests.support.helpers import assert_counts_exact
 
 pytestmark = pytest.mark.django_db
 

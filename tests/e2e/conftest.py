@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
+from tests.support.live_support import Daphne
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright never downloads a browser here
 CHROMIUM_ARGS = [
@@ -50,3 +52,14 @@ def screenshot_path(request):
         folder = ROOT / "test-artifacts" / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return lambda name: folder / name
+
+
+@pytest.fixture
+def server():
+    """daphne, as in production, on a port of its own: the board's socket, presence and live push are real."""
+    daphne = Daphne()
+    try:
+        daphne.wait_ready()
+        yield daphne
+    finally:
+        daphne.stop()

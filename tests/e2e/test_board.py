@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from boards import services
 from boards.models import Membership, Task
 from tests.factories import ApplicationFactory, MembershipFactory, make_project
-from tests.helpers import assert_counts_exact
+from tests.support.helpers import assert_counts_exact
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -129,7 +129,8 @@ def test_card_lifecycle(page, live_server, board):
     expect(total).to_have_text("9")
     expect(page.locator("#board-messages")).to_contain_text("Archived “Try the new board”")
     page.locator("#board-messages").get_by_role("button", name="Undo").click()
-    expect(page.locator(f"#card-{task.pk}")).to_have_count(1)
+    # Back where it was (second in Done), not at the bottom.
+    expect(page.locator(f"#column-{done.pk}-cards .card").nth(1)).to_have_id(f"card-{task.pk}")
     expect(page.locator(f"#column-{done.pk}-count .held")).to_have_text("3")
     expect(total).to_have_text("10")
 
@@ -213,6 +214,9 @@ def test_stale_edit_and_confirmed_delete(page, live_server, board):
     page.locator(f"#card-{task.pk} .card-title a").click()
     dialog = page.locator("#card-dialog")
     expect(dialog).to_be_visible()
+    dialog.get_by_role("link", name="Edit").click()
+    # The editor has opened when it has put the keyboard in its title, as a user sees it.
+    expect(dialog.locator("input[name=title]")).to_be_focused()
     # Someone else saves first.
     services.update_task(project=project, task_id=task.pk, version=task.version, title="Fix the login page")
     dialog.locator("textarea[name=description]").fill("My careful notes")

@@ -60,7 +60,7 @@ def test_insights_charts_render(browser, live_server, project_with_history, scre
     page.click("button[type=submit]")
     page.goto(f"{live_server.url}/projects/{project.pk}/insights/?days=60")
 
-    expect(page.locator("h1")).to_have_text("Website · Insights")
+    expect(page.locator("h1")).to_have_text("WEB Website · Insights")
     cfd = page.locator("#cfd svg.chart")
     expect(cfd).to_be_visible()
     expect(cfd.locator("polygon.area")).to_have_count(5)

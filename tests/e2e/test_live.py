@@ -6,19 +6,9 @@ from playwright.sync_api import expect
 from boards import live, services
 from boards.models import Membership
 from tests.factories import ApplicationFactory, MembershipFactory, make_project
-from tests.live_support import Browserless, Daphne, session_cookie
+from tests.support.live_support import Browserless, Daphne, session_cookie
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
-
-
-@pytest.fixture
-def server():
-    daphne = Daphne()
-    try:
-        daphne.wait_ready()
-        yield daphne
-    finally:
-        daphne.stop()
 
 
 def open_board(browser, server, session, project, errors):
@@ -134,3 +124,54 @@ def test_a_gap_or_a_reconnect_refetches_the_board(board, server, browser):
         other.stop()
         if restarted is not None:
             restarted.stop()
+
+
+# Every close code the page's sockets receive, in order, in window.closeCodes.
+RECORD_CLOSE_CODES = """
+window.closeCodes = [];
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = function (...args) {
+  const socket = new NativeWebSocket(...args);
+  socket.addEventListener("close", (event) => window.closeCodes.push(event.code));
+  return socket;
+};
+Object.assign(window.WebSocket, NativeWebSocket);
+window.WebSocket.prototype = NativeWebSocket.prototype;
+"""
+
+
+def test_a_tab_over_the_socket_limit_says_so_and_does_not_reconnect(board, browser):
+    project = board["project"]
+    server = Daphne(WS_SOCKETS_PER_USER="1")
+    contexts = []
+    try:
+        server.wait_ready()
+        errors: list[str] = []
+        first = open_board(browser, server, board["ada"], project, errors)
+        contexts.append(first.context)
+        expect(first.locator("#live")).to_have_attribute("data-state", "live")
+
+        context = browser.new_context()
+        contexts.append(context)
+        context.add_cookies([{"name": "sessionid", "value": board["ada"], "url": server.url}])
+        second = context.new_page()
+        second.add_init_script(RECORD_CLOSE_CODES)
+        attempts: list[str] = []
+        second.on("websocket", lambda socket: attempts.append(socket.url))
+        second.goto(f"{server.url}/projects/{project.pk}/")
+        live_root = second.locator("#live")
+        expect(live_root).to_have_attribute("data-state", "closed")
+        expect(live_root.locator(".live-state")).to_contain_text("too many open boards")
+        refused = len(attempts)
+        second.wait_for_timeout(4000)  # longer than the page's longest reconnect delay (3 s)
+        codes = second.evaluate("window.closeCodes")
+        # A handshake that failed on its way (1006, or a server error) is retried, as it should
+        # be; once the server has said "too many" (4429), nothing is.
+        assert codes[-1] == 4429 and set(codes[:-1]) <= {1006, 1011, 1012, 1013}, codes
+        assert len(attempts) == refused == len(codes), (attempts, codes)
+        expect(first.locator("#live")).to_have_attribute("data-state", "live")
+        assert errors == []
+    finally:
+        for context in contexts:
+            context.close()
+        server.stop()

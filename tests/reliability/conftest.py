@@ -1,6 +1,6 @@
 """Processes the fault tests own: a Redis they may stop, a daphne they talk to over loopback.
 
-Each gets a port the kernel found free (tests/ports.py), so a second suite or a stray server
+Each gets a port the kernel found free (tests/support/ports.py), so a second suite or a stray server
 cannot collide with them; every wait is bounded.
 """
 
@@ -18,7 +18,7 @@ import pytest
 import redis
 from django.db import connection
 
-from tests import ports
+from tests.support import ports
 
 ROOT = Path(__file__).resolve().parents[2]
 

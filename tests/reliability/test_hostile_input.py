@@ -7,7 +7,7 @@ from django.test import Client
 from boards import services
 from boards.models import Task
 from tests.factories import UserFactory, make_project
-from tests.helpers import assert_counts_exact
+from tests.support.helpers import assert_counts_exact
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.django_db]
 

@@ -14,9 +14,9 @@ from django.urls import NoReverseMatch, reverse
 from boards import services
 from boards.models import Membership, Task
 from tests.factories import ApplicationFactory, MembershipFactory, make_project
-from tests.helpers import assert_counts_exact
 from tests.reliability.conftest import ROOT, server_errors
 from tests.reliability.loadgen import HUGE_ID
+from tests.support.helpers import assert_counts_exact
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 

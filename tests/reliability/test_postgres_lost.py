@@ -16,9 +16,9 @@ from django.test import Client
 from boards import services
 from boards.models import Task
 from tests.factories import UserFactory
-from tests.helpers import assert_counts_exact
 from tests.reliability.conftest import server_errors
 from tests.reliability.http import Browser
+from tests.support.helpers import assert_counts_exact
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
 

@@ -9,16 +9,17 @@ import signal
 from contextlib import contextmanager
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.test import Client, override_settings
 from django.urls import reverse
 
 from aggregates.models import ProjectTaskStatusAgg
-from boards import login, services
+from boards import services
 from boards.models import Task
 from tests.factories import UserFactory
-from tests.helpers import assert_counts_exact
 from tests.reliability.conftest import server_errors
+from tests.support.helpers import assert_counts_exact
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
 
@@ -184,7 +185,7 @@ class TestLoginLimitWithoutRedis:
         UserFactory(username="heidi")
         on_own_redis.stop()
         client = Client()
-        for _ in range(login.MAX_FAILURES_PER_USERNAME + 3):
+        for _ in range(settings.AXES_FAILURE_LIMIT + 3):
             assert client.post("/login/", {"username": "heidi", "password": "wrong"}).status_code == 200
         # Not locked out: with Redis gone nothing is counted, and nobody is shut out.
         assert client.post("/login/", {"username": "heidi", "password": "secret-pass"}).status_code == 302
@@ -192,7 +193,7 @@ class TestLoginLimitWithoutRedis:
         on_own_redis.start()
         assert cache_works()
         client = Client()
-        for _ in range(login.MAX_FAILURES_PER_USERNAME):
+        for _ in range(settings.AXES_FAILURE_LIMIT):
             client.post("/login/", {"username": "heidi", "password": "wrong"})
         assert client.post("/login/", {"username": "heidi", "password": "secret-pass"}).status_code == 429
 
@@ -216,7 +217,7 @@ def test_daphne_survives_redis_restart(daphne, own_redis, owner, project, column
 
     def locks_out(username) -> bool:
         guesser = Browser("127.0.0.1", server.port)
-        statuses = [guesser.login(username, "wrong").status for _ in range(login.MAX_FAILURES_PER_USERNAME + 1)]
+        statuses = [guesser.login(username, "wrong").status for _ in range(settings.AXES_FAILURE_LIMIT + 1)]
         return statuses[-1] == 429
 
     pages_ok("up")

@@ -12,9 +12,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from tests.helpers import assert_counts_exact
 from tests.reliability.conftest import server_errors
 from tests.reliability.http import Browser
+from tests.support.helpers import assert_counts_exact
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
 
@@ -79,10 +79,22 @@ def site(daphne, own_redis, project):
 class TestWhoMayConnect:
     def test_foreign_or_missing_origin_is_refused_at_the_handshake(self, site, editor):
         browser = site.browser(editor)
-        for origin in ["https://evil.example", "http://127.0.0.1.evil.example", "null", None]:
+        port = site.server.port
+        for origin in [
+            "https://evil.example",
+            "http://127.0.0.1.evil.example",
+            "null",
+            None,
+            f"https://127.0.0.1:{port}",  # this host and port, another scheme
+            f"http://127.0.0.1:{port + 1 if port < 65535 else port - 1}",  # another port
+            "http://127.0.0.1",  # no port: 80
+            f"http://localhost:{port}",  # an allowed host, but not the one the page came from
+        ]:
             with pytest.raises(InvalidStatus) as refused:
                 site.socket(browser, origin=origin)
             assert refused.value.response.status_code == 403, origin
+        with site.socket(browser) as socket:  # this very origin
+            receive_until(socket, "hello")
         site.healthy(browser)
 
     def test_strangers_and_anonymous_are_closed_4403(self, site, outsider, editor):
@@ -197,3 +209,71 @@ class TestRedisOutage:
                 time.sleep(0.5)
         assert not server_errors(site.server.log()), server_errors(site.server.log())
         assert_counts_exact(site.project)
+
+
+def open_many(site, browser, n: int, sockets: contextlib.ExitStack) -> tuple[list, list[int | None]]:
+    """Open n sockets one after the other (`sockets` closes them): those that said hello, and the
+    others' close codes."""
+    opened, refused = [], []
+    for _ in range(n):
+        socket = sockets.enter_context(site.socket(browser))
+        try:
+            message = socket.recv(timeout=10)
+        except ConnectionClosed as closed:
+            refused.append(closed.rcvd.code if closed.rcvd else None)
+            continue
+        if "hello" in message:
+            opened.append(socket)
+        else:
+            refused.append(closed_with(socket))
+    return opened, refused
+
+
+class TestSocketsPerUser:
+    def test_300_sockets_from_one_viewer_leave_20_open_and_events_cheap(self, site, viewer, editor, columns):
+        """The viewer's sockets over 20 are closed with 4429 before they cost anything, and the
+        ones left still get every change."""
+        reader, writer = site.browser(viewer), site.browser(editor)
+        with site.socket(writer) as bystander, contextlib.ExitStack() as sockets:
+            receive_until(bystander, "hello")
+            opened, refused = open_many(site, reader, 300, sockets)
+            assert len(opened) == 20, (len(opened), refused[:5])
+            assert refused == [4429] * 280
+            response = writer.post(
+                f"/projects/{site.project.pk}/columns/{columns['todo'].pk}/cards/new/",
+                {"title": "Seen by twenty"},
+                headers=HX,
+            )
+            assert response.status == 200
+            receive_until(bystander, "Seen by twenty")
+            for socket in opened:
+                receive_until(socket, "Seen by twenty")
+        # Closing gave the slots back.
+        with contextlib.ExitStack() as sockets:
+            again, refused = open_many(site, reader, 20, sockets)
+            assert (len(again), refused) == (20, [])
+        assert not server_errors(site.server.log())
+
+    def test_the_limit_holds_over_two_servers_and_a_dead_ones_sockets_free_themselves(
+        self, daphne, own_redis, project, viewer
+    ):
+        env = {"WS_SOCKETS_PER_USER": "6", "WS_SOCKET_TTL": "3"}
+        first = Site(daphne(redis_url=own_redis.url, **env), project)
+        second = Site(daphne(redis_url=own_redis.url, **env), project)
+        reader = second.browser(viewer)
+        with contextlib.ExitStack() as sockets:
+            on_first, _ = open_many(first, first.browser(viewer), 4, sockets)
+            on_second, refused = open_many(second, reader, 4, sockets)
+            assert (len(on_first), len(on_second), refused) == (4, 2, [4429, 4429])
+            first.server.process.kill()  # no goodbye: its four entries stay in Redis until they lapse
+            first.server.process.wait(timeout=10)
+            deadline = time.monotonic() + 15
+            while len(on_second) < 6:
+                more, refused = open_many(second, reader, 1, sockets)
+                on_second += more
+                if not more:
+                    assert refused == [4429]
+                    assert time.monotonic() < deadline, "the dead server's sockets never lapsed"
+                    time.sleep(0.3)
+            assert open_many(second, reader, 1, sockets) == ([], [4429])  # the four freed, and no more
+        assert not server_errors(second.server.log())

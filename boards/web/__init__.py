@@ -1,0 +1,1 @@
+"""The pages and htmx partials: form -> access check -> one service call or query -> render."""

@@ -1,0 +1,155 @@
+// Tasktrack page behaviour shared by every page: closable, fading messages and one-at-a-time
+// card menus. Without JavaScript messages simply stay and menus are plain <details>.
+(function () {
+  "use strict";
+
+  var FADE_AFTER_MS = 5000; // a success message; one with an action (Undo) stays twice as long
+  var FADE_MS = 400; // matches the opacity transition in app.css
+
+  // -- Messages ----------------------------------------------------------------------------------
+
+  function dismiss(message) {
+    if (message.parentNode && message.parentNode.classList.contains("flash")) {
+      var list = message.parentNode;
+      message.remove();
+      if (!list.children.length) list.remove();
+      return;
+    }
+    // A region htmx swaps into again: emptied, it hides itself (.message:empty).
+    message.classList.remove("shown", "ok", "error", "fading");
+    message.textContent = "";
+  }
+
+  function fadeLater(message, delay) {
+    window.setTimeout(function () {
+      if (!message.isConnected || !message.classList.contains("shown")) return;
+      if (message.matches(":hover, :focus-within")) return fadeLater(message, FADE_AFTER_MS);
+      message.classList.add("fading");
+      window.setTimeout(function () {
+        if (message.classList.contains("fading")) dismiss(message);
+      }, FADE_MS);
+    }, delay);
+  }
+
+  function decorate(message) {
+    if (message.dataset.decorated) return;
+    message.dataset.decorated = "1";
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "message-close";
+    close.setAttribute("aria-label", "Dismiss message");
+    // The × comes from CSS (.message-close::before): the message's text stays its own words.
+    close.addEventListener("click", function () {
+      dismiss(message);
+    });
+    message.appendChild(close);
+    if (message.classList.contains("ok")) {
+      fadeLater(message, message.querySelector("form, a") ? 2 * FADE_AFTER_MS : FADE_AFTER_MS);
+    }
+  }
+
+  function decorateAll(root) {
+    var scope = root && root.querySelectorAll ? root : document;
+    if (scope.matches && scope.matches(".message.shown")) decorate(scope);
+    Array.prototype.forEach.call(scope.querySelectorAll(".message.shown"), decorate);
+  }
+
+  function clearErrors() {
+    // A later success replaces a stale refusal wherever it is on the page.
+    Array.prototype.forEach.call(document.querySelectorAll(".message.shown.error"), dismiss);
+  }
+
+  // -- Card menus --------------------------------------------------------------------------------
+
+  function openMenus() {
+    return Array.prototype.slice.call(document.querySelectorAll("details.card-menu[open]"));
+  }
+
+  function closeMenu(menu, returnFocus) {
+    menu.open = false;
+    if (returnFocus) menu.querySelector("summary").focus();
+  }
+
+  function placeMenu(menu) {
+    // Opens downwards unless that leaves the viewport and there is more room above.
+    var body = menu.querySelector(".menu-body");
+    if (!body) return;
+    menu.classList.remove("menu-up");
+    var box = body.getBoundingClientRect();
+    var summary = menu.querySelector("summary").getBoundingClientRect();
+    if (box.bottom > window.innerHeight && summary.top - box.height > 0) menu.classList.add("menu-up");
+  }
+
+  function onToggle(e) {
+    var menu = e.target;
+    if (!menu.matches || !menu.matches("details.card-menu") || !menu.open) return;
+    openMenus().forEach(function (other) {
+      if (other !== menu) closeMenu(other, false);
+    });
+    placeMenu(menu);
+  }
+
+  function onKeydown(e) {
+    if (e.key !== "Escape") return;
+    var menus = openMenus();
+    if (!menus.length) return;
+    e.preventDefault();
+    var inside = document.activeElement && document.activeElement.closest("details.card-menu[open]");
+    menus.forEach(function (menu) {
+      closeMenu(menu, menu === inside || menus.length === 1);
+    });
+  }
+
+  function onClick(e) {
+    openMenus().forEach(function (menu) {
+      if (!menu.contains(e.target)) closeMenu(menu, false);
+    });
+  }
+
+  // -- Focus kept across a swap -----------------------------------------------------------------
+  // The Columns page swaps its whole list after Save or an arrow: the keyboard stays on the control
+  // that was used, in the row it belongs to (wherever that row moved), not at the top of the page.
+
+  var keptFocus = null;
+
+  function describeFocus(swapTarget) {
+    var control = document.activeElement;
+    var row = control && swapTarget.contains(control) && control.closest("[id]");
+    if (!row || row === swapTarget) return null;
+    var selector = control.tagName.toLowerCase();
+    if (control.name) selector += '[name="' + control.name + '"]';
+    if (control.value && control.tagName === "BUTTON") selector += '[value="' + control.value + '"]';
+    return { row: row.id, selector: selector };
+  }
+
+  function restoreFocus() {
+    if (!keptFocus) return;
+    var row = document.getElementById(keptFocus.row);
+    var selector = keptFocus.selector;
+    keptFocus = null;
+    if (!row) return;
+    var control = row.querySelector(selector);
+    if (control && control.disabled) {
+      // An arrow at the end of the row's way (first or last): the other arrow of the same row.
+      control = row.querySelector('button[name="direction"]:not([disabled])');
+    }
+    if (control) control.focus();
+  }
+
+  document.addEventListener("toggle", onToggle, true); // toggle does not bubble
+  document.addEventListener("keydown", onKeydown);
+  document.addEventListener("click", onClick);
+
+  document.addEventListener("DOMContentLoaded", function () {
+    decorateAll(document);
+    if (typeof htmx === "undefined") return;
+    htmx.onLoad(decorateAll);
+    document.body.addEventListener("htmx:beforeSwap", function (e) {
+      var status = e.detail.xhr ? e.detail.xhr.status : 0;
+      if (status >= 200 && status < 300) clearErrors();
+      var target = e.detail.target;
+      keptFocus = target && target.id === "column-settings" ? describeFocus(target) : null;
+    });
+    document.body.addEventListener("htmx:afterSettle", restoreFocus);
+  });
+})();

@@ -1,0 +1,5 @@
+import sys
+
+from tasktrack.devdb import main
+
+sys.exit(main())
