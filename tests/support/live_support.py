@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -84,15 +85,23 @@ class Daphne:
     def __init__(self, port: int = 0, **env):
         listener = ports.listening_socket(port)
         self.port = listener.getsockname()[1]
+        # Its log goes to a file, not a pipe: a pipe nobody reads fills up (64 KB) and the server
+        # then blocks on its next log line, in the middle of a test.
+        self.log = tempfile.TemporaryFile()
         with listener:
             self.process = subprocess.Popen(
                 self.command(listener.fileno()),
                 cwd=ROOT,
                 env=server_env(**env),
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
+                stderr=self.log,
                 pass_fds=[listener.fileno()],
             )
+
+    def output(self, limit: int = 2000) -> str:
+        """The end of what the server has logged so far."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-limit:]
 
     def command(self, fd: int) -> list[str]:
         return [DAPHNE, "--fd", str(fd), "tasktrack.asgi:application"]
@@ -101,7 +110,7 @@ class Daphne:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"daphne on {self.port} exited: {self.process.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"daphne on {self.port} exited: {self.output()}")
             if ports.answers_http(self.port):  # the socket listens from the start: ask daphne itself
                 return
             time.sleep(0.2)
@@ -159,18 +168,21 @@ class Serve(Daphne):
     binds its workers' sockets itself, and prints the port."""
 
     def __init__(self, *, workers: int = 1, **env):
+        self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tasktrack.serve", "--workers", str(workers), "--port", "0"],
             cwd=ROOT,
             env=server_env(**env),
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=self.log,
         )
-        # Its first line names the port; daphne's own lines follow on the same pipe.
-        found = re.search(rb"http://127\.0\.0\.1:(\d+)/", self.process.stderr.readline())
-        if found is None:
-            self.process.kill()
-            raise RuntimeError(f"tasktrack.serve did not start: {self.process.stderr.read().decode()[-2000:]}")
+        # Its first line names the port; daphne's own lines follow in the same log.
+        deadline = time.monotonic() + 30
+        while (found := re.search(r"http://127\.0\.0\.1:(\d+)/", self.output(limit=10**6))) is None:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                raise RuntimeError(f"tasktrack.serve did not start: {self.output()}")
+            time.sleep(0.1)
         self.port = int(found.group(1))
 
 
