@@ -86,6 +86,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
     joined = False
     slot: str | None = None
     role: str | None = None
+    held_locks: set[int]  # edit locks this page took or renewed: given back when its socket closes
 
     @property
     def can_edit(self) -> bool:
@@ -93,6 +94,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
     async def connect(self):
         self.project_id = self.scope["url_route"]["kwargs"]["project_id"]
+        self.held_locks = set()
         self.group = live.group_name(self.project_id)
         self.user = self.scope.get("user")
         if not getattr(self.user, "is_authenticated", False):
@@ -159,6 +161,10 @@ class BoardConsumer(AsyncWebsocketConsumer):
                 log.info("board %s: leaving the live group %s failed", self.project_id, group)
         await _redis(presence.presence_leave)(self.project_id, self.presence_member)
         await self.broadcast_presence()
+        # The page's own "unlock" on pagehide may not get out before its socket closes: whatever
+        # this page still held goes now, not when the lock expires.
+        for task_id in sorted(self.held_locks):
+            await self.give_back(task_id)
 
     async def receive(self, text_data=None, bytes_data=None):
         if not self.joined:
@@ -207,8 +213,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         if task_id is None:
             return
         if kind == "unlock":
-            if await _redis(presence.lock_release)(task_id, self.user.pk):
-                await self.tell_lock(task_id, "")
+            await self.give_back(task_id)
             return
         if not self.can_edit:
             return
@@ -220,12 +225,18 @@ class BoardConsumer(AsyncWebsocketConsumer):
         else:
             return
         if state.held:
+            self.held_locks.add(task_id)
             # The board marks the card (a renewal too: a page opened since learns of it, and
             # pages that heard nothing for a while drop the mark by themselves).
             await self.tell_lock(task_id, state.holder_name or await _db(display_name)(self.user))
         elif state.holder_id is not None:
             # Someone else holds it: only this page needs to know, its editor says so.
             await self.send(text_data=live.lock_html(task_id, user_id=state.holder_id, name=state.holder_name))
+
+    async def give_back(self, task_id: int):
+        self.held_locks.discard(task_id)
+        if await _redis(presence.lock_release)(task_id, self.user.pk):
+            await self.tell_lock(task_id, "")
 
     async def tell_lock(self, task_id: int, name: str):
         html = live.lock_html(task_id, user_id=self.user.pk, name=name)

@@ -281,6 +281,12 @@
       if (opened || (meta.seq !== null && meta.seq !== lastSeq)) {
         resync();
       }
+      if (opened) {
+        // The old socket gave this page's edit locks back when it closed: take them again.
+        Object.keys(heldLocks).forEach(function (taskId) {
+          send({ type: "take", task: Number(taskId) });
+        });
+      }
       opened = true;
       return true;
     }
@@ -359,11 +365,14 @@
     var open = editors();
     Object.keys(open).forEach(function (taskId) {
       var editor = open[taskId];
-      if (editor.hasAttribute("data-lock-held")) {
+      var takenByServer = editor.hasAttribute("data-lock-held");
+      if (takenByServer) {
         editor.removeAttribute("data-lock-held"); // the server took it for this editor (Edit)
         heldLocks[taskId] = true;
       }
-      if (renew && heldLocks[taskId]) {
+      // A renewal at once tells the socket this page holds it: the server gives it back when
+      // the socket closes, should the page's own "unlock" not get out on leaving.
+      if ((renew || takenByServer) && heldLocks[taskId]) {
         send({ type: "lock", task: Number(taskId) });
       }
     });

@@ -251,23 +251,56 @@ class TestEditLock:
         presence.client().expire(f"doc_lock:{task.pk}", 2)
         mine, theirs = session_cookie(editor), session_cookie(owner)
 
-        async def send(cookie, message):
-            socket, _ = await open_socket(project.pk, cookie=cookie)
-            await receive_until(socket, "hello")
+        async def send(socket, message):
             await socket.send_to(text_data=message)
-            await socket.receive_nothing(timeout=0.3)  # let the consumer handle it
-            await socket.disconnect()
+            await asyncio.sleep(0.3)  # let the consumer handle it (its replies may be queued already)
 
-        async_to_sync(send)(mine, f'{{"type": "lock", "task": {task.pk}}}')
-        assert presence.client().ttl(f"doc_lock:{task.pk}") > 2  # renewed
-        async_to_sync(send)(theirs, f'{{"type": "unlock", "task": {task.pk}}}')
-        assert presence.lock_state(task.pk, owner.pk).holder_id == editor.pk  # not theirs to release
-        async_to_sync(send)(theirs, f'{{"type": "lock", "task": {task.pk}}}')
-        assert presence.lock_state(task.pk, owner.pk).holder_id == editor.pk  # refused while held
-        async_to_sync(send)(theirs, f'{{"type": "take", "task": {task.pk}}}')
-        assert presence.lock_state(task.pk, owner.pk).holder_id == editor.pk
-        async_to_sync(send)(mine, f'{{"type": "unlock", "task": {task.pk}}}')
-        assert presence.lock_state(task.pk, owner.pk).holder_id is None
+        async def scenario():
+            my_socket, _ = await open_socket(project.pk, cookie=mine)
+            their_socket, _ = await open_socket(project.pk, cookie=theirs)
+            for socket in (my_socket, their_socket):
+                await receive_until(socket, "hello")
+            await send(my_socket, f'{{"type": "lock", "task": {task.pk}}}')
+            assert await sync_to_async(presence.client().ttl)(f"doc_lock:{task.pk}") > 2  # renewed
+            for message in ("unlock", "lock", "take"):  # not theirs to release, renew or take
+                await send(their_socket, f'{{"type": "{message}", "task": {task.pk}}}')
+                state = await sync_to_async(presence.lock_state)(task.pk, owner.pk)
+                assert state.holder_id == editor.pk, message
+            await their_socket.disconnect()  # closing their socket gives back nothing of mine
+            assert (await sync_to_async(presence.lock_state)(task.pk, owner.pk)).holder_id == editor.pk
+            await send(my_socket, f'{{"type": "unlock", "task": {task.pk}}}')
+            assert (await sync_to_async(presence.lock_state)(task.pk, owner.pk)).holder_id is None
+            await my_socket.disconnect()
+
+        async_to_sync(scenario)()
+
+    def test_a_closing_socket_gives_back_the_locks_its_page_held_and_the_board_hears(
+        self, project, columns, editor, viewer
+    ):
+        """The page's "unlock" on leaving can be lost with its socket; the server gives back what
+        that socket took or renewed, and nothing its user holds through another page."""
+        held_here, held_elsewhere = (
+            services.create_task(project=project, status_id=columns["todo"].pk, title=title, reporter=editor)
+            for title in ("Here", "Elsewhere")
+        )
+        assert presence.lock_acquire(held_elsewhere.pk, editor.pk, "Editor", role="editor").held  # another tab
+        cookies = session_cookie(editor), session_cookie(viewer)
+
+        async def scenario():
+            leaving, watching = [(await open_socket(project.pk, cookie=cookie))[0] for cookie in cookies]
+            for socket in (leaving, watching):
+                await receive_until(socket, "hello")
+            await leaving.send_to(text_data=f'{{"type": "take", "task": {held_here.pk}}}')
+            assert f'data-task="{held_here.pk}"' in await receive_until(watching, "live-lock")
+            await leaving.disconnect()
+            released = await receive_until(watching, "live-lock")
+            assert f'data-task="{held_here.pk}" data-user="{editor.pk}" data-name=""' in released
+            assert await watching.receive_nothing(timeout=0.3)  # nothing about the other tab's lock
+            await watching.disconnect()
+
+        async_to_sync(scenario)()
+        assert presence.lock_state(held_here.pk, viewer.pk).holder_id is None
+        assert presence.lock_state(held_elsewhere.pk, viewer.pk).holder_id == editor.pk
 
 
 class TestRateLimit:
@@ -649,19 +682,20 @@ class TestTakeLock:
         other_column = other.task_statuses.first()
         elsewhere = services.create_task(project=other, status_id=other_column.pk, title="Elsewhere", reporter=editor)
 
-        async def send(user, message):
+        async def holder_after(user, message, task_id):
+            """Who holds the lock once the socket has handled the message (before it closes)."""
             socket, _ = await open_socket(project.pk, cookie=await sync_to_async(session_cookie)(user))
             await receive_until(socket, "hello")
             await socket.send_to(text_data=message)
             await socket.receive_nothing(timeout=0.3)
+            state = await sync_to_async(presence.lock_state)(task_id, viewer.pk)
             await socket.disconnect()
+            return state.holder_id
 
-        async_to_sync(send)(viewer, f'{{"type": "take", "task": {task.pk}}}')
-        assert presence.lock_state(task.pk, viewer.pk).holder_id is None
-        async_to_sync(send)(editor, f'{{"type": "take", "task": {elsewhere.pk}}}')  # not this board's card
-        assert presence.lock_state(elsewhere.pk, editor.pk).holder_id is None
-        async_to_sync(send)(editor, f'{{"type": "take", "task": {task.pk}}}')
-        assert presence.lock_state(task.pk, viewer.pk).holder_id == editor.pk
+        assert async_to_sync(holder_after)(viewer, f'{{"type": "take", "task": {task.pk}}}', task.pk) is None
+        # Not this board's card.
+        assert async_to_sync(holder_after)(editor, f'{{"type": "take", "task": {elsewhere.pk}}}', elsewhere.pk) is None
+        assert async_to_sync(holder_after)(editor, f'{{"type": "take", "task": {task.pk}}}', task.pk) == editor.pk
 
 
 class TestLockMessages:
@@ -700,8 +734,8 @@ class TestLockMessages:
             # Giving back a lock one does not hold tells nobody anything.
             await sockets[ada].send_to(text_data=f'{{"type": "unlock", "task": {task.pk}}}')
             assert await sockets[viewer].receive_nothing(timeout=0.3)
+            assert (await sync_to_async(presence.lock_state)(task.pk, ada.pk)).holder_id == bob.pk
             for socket in sockets.values():
                 await socket.disconnect()
 
         async_to_sync(scenario)()
-        assert presence.lock_state(task.pk, ada.pk).holder_id == bob.pk
