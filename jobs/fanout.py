@@ -8,10 +8,11 @@ are idempotent: what they write is keyed by the event.
 from collections.abc import Callable, Sequence
 
 from boards.models import TaskEvent
+from notifications.consumer import notify
 
 Consumer = Callable[[Sequence[TaskEvent]], None]
 
-CONSUMERS: tuple[Consumer, ...] = ()
+CONSUMERS: tuple[Consumer, ...] = (notify,)
 
 
 def events_between(project_id: int, first_seq: int, last_seq: int) -> list[TaskEvent]:

@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "boards",
     "aggregates",
     "jobs",
+    "notifications",
     "procrastinate.contrib.django",
     "axes",
     "csp",
@@ -273,6 +274,11 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 10  # seconds: a stuck mail server must not hold a request for ever
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Tasktrack <tasktrack@localhost>")
+# Where e-mails link to: the site's address as its users reach it, without a trailing slash.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Notification e-mails: one digest per user at most this often; the first notification of a
+# quiet spell starts the wait, the ones that follow ride along.
+NOTIFY_EMAIL_DELAY_SECONDS = int(os.environ.get("NOTIFY_EMAIL_DELAY_SECONDS", "300"))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

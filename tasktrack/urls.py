@@ -9,5 +9,6 @@ urlpatterns = [
     path("login/", login.login, name="login"),
     path("", include("accounts.urls")),  # sign-up, log-out (POST only), account pages
     path("admin/", admin.site.urls),
-    path("", include("boards.urls")),
+    path("", include("boards.urls")),  # registers the id converter the notifications' paths use
+    path("notifications/", include("notifications.urls")),
 ]

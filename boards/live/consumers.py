@@ -325,6 +325,12 @@ class BoardConsumer(AsyncWebsocketConsumer):
         sockets.forget_role(self.user.pk, self.application_id, change=event.get("change"))
         await self.still_member()
 
+    async def member_notice(self, event):
+        """Something for this user alone, whatever the board (their notification bell): their own
+        count, so no membership check of this board is needed."""
+        if self.joined:
+            await self.send(text_data=event["html"])
+
 
 def display_name(user) -> str:
     return people.display_name(user)

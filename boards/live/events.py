@@ -198,6 +198,12 @@ def publish_member_change(user_id: int, application_id: int) -> None:
     _dispatch(member_group(user_id), message)
 
 
+def publish_to_member(user_id: int, html: str) -> None:
+    """Send an HTML fragment (an oob swap, outside the board's sequence: the notification bell)
+    to every open board socket of this user. Fire and forget, like publish()."""
+    _dispatch(member_group(user_id), {"type": "member.notice", "html": html})
+
+
 def publish_board_moved(project_id: int, application_id: int) -> None:
     """Tell the board's open sockets that the project now belongs to another workspace: each
     checks its user's membership there and closes (4403) when they have none. Call on commit."""
