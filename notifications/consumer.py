@@ -16,6 +16,7 @@ event and kind, and by mention) and inserted with ON CONFLICT DO NOTHING.
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q
@@ -33,17 +34,24 @@ DETAIL_MAX = 200
 class _Plan:
     """What one batch will write, worked out in memory from three reads."""
 
-    watches: dict[tuple[int, int], bool]  # (task_id, user_id) -> watching, as stored or as made now
-    new_watches: list[tuple[int, int]] = field(default_factory=list)
+    # (task_id, user_id) -> (watching, since), as stored or as made now
+    watches: dict[tuple[int, int], tuple[bool, datetime]]
+    new_watches: list[Watch] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
 
-    def watch(self, task_id: int, user_id: int | None) -> None:
-        if user_id is not None and (task_id, user_id) not in self.watches:
-            self.watches[(task_id, user_id)] = True
-            self.new_watches.append((task_id, user_id))
+    def watch(self, event: TaskEvent, user_id: int | None) -> None:
+        key = (event.task_id, user_id)
+        if user_id is not None and key not in self.watches:
+            self.watches[key] = (True, event.at)
+            self.new_watches.append(Watch(task_id=event.task_id, user_id=user_id, since=event.at))
 
-    def watchers(self, task_id: int) -> list[int]:
-        return [user for (task, user), watching in self.watches.items() if task == task_id and watching]
+    def watchers(self, event: TaskEvent) -> list[int]:
+        """Who watched the event's card when it happened."""
+        return [
+            user
+            for (task, user), (watching, since) in self.watches.items()
+            if task == event.task_id and watching and since <= event.at
+        ]
 
     def tell(self, event: TaskEvent, user_id: int | None, kind: str, *, detail: str = "", actor_id=None, mention=None):
         actor_id = event.actor_id if actor_id is None else actor_id
@@ -98,39 +106,49 @@ def _mentions(events: Sequence[TaskEvent]) -> dict[tuple[int, int | None], list[
     return found
 
 
-def _creation_assignee(event: TaskEvent, events: Sequence[TaskEvent]) -> int | None:
-    """Who the card was assigned to when created: the event does not say, so the card's assignee
-    now, or what a later edit in this batch changed it from. (A reassignment in a later batch,
-    before this one ran, can make the new assignee hear of it twice.)"""
-    for later in events:
-        if later.seq > event.seq and later.task_id == event.task_id and later.kind == EventKind.EDITED:
-            change = later.data.get("assignee_id")
-            if change is not None:
-                return change.get("from")
-    return event.task.assignee_id
+def _creation_assignees(events: Sequence[TaskEvent]) -> dict[int, int | None]:
+    """Who each card created in the batch was assigned to when created. Its event does not say:
+    the card's assignee now, unless a later edit changed it (then what that edit changed it from).
+    One query, only when a card of the batch was created assigned."""
+    created = {e.task_id: e.seq for e in events if e.kind == EventKind.CREATED and e.task.assignee_id}
+    found = dict.fromkeys(e.task_id for e in events if e.kind == EventKind.CREATED)
+    if not created:
+        return found
+    reassigned: dict[int, int | None] = {}
+    edits = TaskEvent.objects.filter(
+        task_id__in=created, kind=EventKind.EDITED, data__fields__contains=["assignee_id"]
+    ).order_by("seq")
+    for task_id, seq, data in edits.values_list("task_id", "seq", "data"):
+        if seq > created[task_id] and task_id not in reassigned:
+            reassigned[task_id] = (data.get("assignee_id") or {}).get("from")
+    assignees = {e.task_id: e.task.assignee_id for e in events if e.task_id in created}
+    for task_id in created:
+        found[task_id] = reassigned.get(task_id, assignees[task_id])
+    return found
 
 
 def plan(events: Sequence[TaskEvent]) -> _Plan:
     """Work out the batch's watches and notifications (members not yet checked)."""
     task_ids = {e.task_id for e in events}
-    stored = Watch.objects.filter(task_id__in=task_ids).values_list("task_id", "user_id", "watching")
-    result = _Plan(watches={(task, user): watching for task, user, watching in stored})
+    stored = Watch.objects.filter(task_id__in=task_ids).values_list("task_id", "user_id", "watching", "since")
+    result = _Plan(watches={(task, user): (watching, since) for task, user, watching, since in stored})
     mentions = _mentions(events)
+    creation_assignees = _creation_assignees(events)
     for event in events:
         task = event.task
         if event.kind == EventKind.CREATED:
-            result.watch(task.pk, event.actor_id)
-            result.watch(task.pk, task.reporter_id)
-            assignee = _creation_assignee(event, events)
-            result.watch(task.pk, assignee)
+            result.watch(event, event.actor_id)
+            result.watch(event, task.reporter_id)
+            assignee = creation_assignees[task.pk]
+            result.watch(event, assignee)
             result.tell(event, assignee, Kind.ASSIGNED)
         elif event.kind == EventKind.EDITED and "assignee_id" in event.data.get("fields", []):
             assignee = (event.data.get("assignee_id") or {}).get("to")
-            result.watch(task.pk, assignee)
+            result.watch(event, assignee)
             result.tell(event, assignee, Kind.ASSIGNED)
         elif event.kind == EventKind.MOVED:
             column = (event.data.get("to") or {}).get("name", "")
-            for user in result.watchers(task.pk):
+            for user in result.watchers(event):
                 result.tell(event, user, Kind.MOVED, detail=column)
         comment_id = _comment_id(event)
         told = set()
@@ -141,8 +159,8 @@ def plan(events: Sequence[TaskEvent]) -> _Plan:
                 by = mention.mentioned_by_id
                 result.tell(event, mention.user_id, Kind.MENTIONED, detail=excerpt, actor_id=by, mention=mention.pk)
         if event.kind == EventKind.COMMENTED:
-            result.watch(task.pk, event.actor_id)
-            for user in result.watchers(task.pk):
+            result.watch(event, event.actor_id)
+            for user in result.watchers(event):
                 if user not in told:
                     result.tell(event, user, Kind.COMMENTED, detail=event.data.get("excerpt", ""))
     return result
@@ -155,7 +173,7 @@ def notify(events: Sequence[TaskEvent]) -> None:
     if not events:
         return
     result = plan(events)
-    people = {user for _, user in result.new_watches} | {n.recipient_id for n in result.notifications}
+    people = {w.user_id for w in result.new_watches} | {n.recipient_id for n in result.notifications}
     if not people:
         return
     members = set(
@@ -163,7 +181,7 @@ def notify(events: Sequence[TaskEvent]) -> None:
             "user_id", flat=True
         )
     )
-    watches = [Watch(task_id=task, user_id=user) for task, user in result.new_watches if user in members]
+    watches = [w for w in result.new_watches if w.user_id in members]
     notifications = [n for n in result.notifications if n.recipient_id in members]
     with transaction.atomic():
         Watch.objects.bulk_create(watches, ignore_conflicts=True)

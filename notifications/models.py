@@ -7,6 +7,7 @@ costs no extra query for the notifications that hang off it.
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Watch(models.Model):
@@ -19,6 +20,9 @@ class Watch(models.Model):
         "boards.Task", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
     watching = models.BooleanField(default=True)
+    # From when: the time of the event that made an automatic watch, or of the click. Only events
+    # after it are told, so a job run again later tells nobody of what happened before they watched.
+    since = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["task", "user"], name="watch_unique_task_user")]

@@ -10,7 +10,8 @@ from notifications.models import Notification, NotificationSettings, Watch
 def set_watching(*, user, task_id: int, watching: bool) -> Watch:
     """Watch or unwatch a card (the caller checked the user may see it). An unwatch is kept, so
     that the automatic watches (commenting, being assigned) do not undo it."""
-    watch, _ = Watch.objects.update_or_create(user_id=user.pk, task_id=task_id, defaults={"watching": watching})
+    fields = {"watching": watching, "since": timezone.now()}
+    watch, _ = Watch.objects.update_or_create(user_id=user.pk, task_id=task_id, defaults=fields)
     return watch
 
 
