@@ -2,7 +2,7 @@
 e-mail settings and the unsubscribe link. Each: form, access check, one call, render."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -106,6 +106,7 @@ def _settings_of(cleaned: dict) -> dict:
 # Mail clients unsubscribe with a bare POST (RFC 8058: List-Unsubscribe-Post) that carries no CSRF
 # token; the signed token in the address is the authority, and all it can do is stop e-mails.
 @csrf_exempt
+@login_not_required
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request: HtmxHttpRequest, token: str) -> HttpResponse:
     """GET: a page asking to confirm; POST: that user's notification e-mails are turned off."""
