@@ -146,7 +146,11 @@
     htmx.onLoad(decorateAll);
     document.body.addEventListener("htmx:beforeSwap", function (e) {
       var status = e.detail.xhr ? e.detail.xhr.status : 0;
-      if (status >= 200 && status < 300) clearErrors();
+      // A background read (data-quiet: the notification bell, a card's Watch button) is nobody's
+      // success: the refusals on the page stay.
+      var source = e.detail.requestConfig && e.detail.requestConfig.elt;
+      var quiet = source && source.closest && source.closest("[data-quiet]");
+      if (status >= 200 && status < 300 && !quiet) clearErrors();
       var target = e.detail.target;
       keptFocus = target && target.id === "column-settings" ? describeFocus(target) : null;
     });
