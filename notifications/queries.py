@@ -6,9 +6,11 @@ notifications are neither counted, listed, opened nor e-mailed.
 """
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.db.models import Count, F
 from django.http import Http404
+from django.utils import timezone
 
 from boards.models import Task
 from notifications.models import Notification, NotificationSettings, Watch
@@ -76,6 +78,13 @@ def card_exists(project, task_id) -> bool:
 
 def is_watching(user, task_id: int) -> bool:
     return Watch.objects.filter(user_id=user.pk, task_id=task_id, watching=True).exists()
+
+
+def waiting_for_digest(*, older_than: float, limit: int = 1000) -> list[int]:
+    """Users with a notification older than `older_than` seconds that no digest has dealt with."""
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    rows = Notification.objects.filter(emailed_at__isnull=True, created_at__lt=cutoff)
+    return list(rows.values_list("recipient_id", flat=True).distinct().order_by("recipient_id")[:limit])
 
 
 def settings_of(user_id: int) -> NotificationSettings:

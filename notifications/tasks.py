@@ -6,7 +6,7 @@ from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import AlreadyEnqueued
 
-from notifications import emails
+from notifications import emails, queries
 
 # A mail server that refuses is tried again for about an hour, with growing pauses.
 EMAIL_RETRY = RetryStrategy(max_attempts=8, exponential_wait=2)
@@ -33,3 +33,15 @@ def queue_digest(user_id: int, *, now: bool = False) -> None:
             job.defer(user_id=user_id)
     except AlreadyEnqueued:
         pass
+
+
+# The consumer queues a digest after its commit, on the worker's own connection: a worker that
+# dies between the two leaves notifications with no digest to send them. Every few minutes,
+# such notifications get one.
+@app.periodic(cron="*/5 * * * *", periodic_id="lost_digests")
+@app.task(name="notifications.queue_lost_digests", queue="periodic", queueing_lock="lost_digests")
+def queue_lost_digests(timestamp: int) -> int:
+    user_ids = queries.waiting_for_digest(older_than=2 * settings.NOTIFY_EMAIL_DELAY_SECONDS + 60)
+    for user_id in user_ids:
+        queue_digest(user_id, now=True)
+    return len(user_ids)

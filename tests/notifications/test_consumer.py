@@ -1,11 +1,13 @@
 """Who is told what: the fan-out consumer run by procrastinate's real worker on committed events."""
 
 import pytest
+from django.db import transaction
 
 from boards import services
 from boards.models import TaskEvent
 from jobs import fanout
 from notifications import services as notify_services
+from notifications.consumer import notify
 from notifications.models import Notification, Watch
 from tests.support.queue import queued, run_queued_jobs
 
@@ -155,3 +157,23 @@ class TestIdempotent:
         (digest,) = queued("notifications.send_digest")
         assert digest.args == {"user_id": ada.pk}
         assert digest.queueing_lock == f"digest:{ada.pk}"
+
+
+class TestCost:
+    def test_a_batch_costs_the_same_whatever_its_size(
+        self, project, columns, card, ada, bob, cat, django_assert_num_queries
+    ):
+        """Reads: watches, mentions, members (the assignment history only for cards created
+        assigned); writes: the inserts (watches only when there are new ones), in a savepoint here. The bell and each recipient's
+        digest follow on commit, outside the count."""
+        notify_services.set_watching(user=cat, task_id=card.pk, watching=True)
+        for n in range(3):
+            comment(project, card, bob, f"@cat {n}")
+        services.move_task(project=project, task_id=card.pk, status_id=columns["active"].pk, actor=bob)
+        events = fanout.events_between(project.pk, 1, 10)
+        # The first batch makes watches (Ada's, Bob's); the whole log, replayed, makes none.
+        for batch, queries in ((events[:2], 7), (events, 6)):
+            Notification.objects.all().delete()
+            with transaction.atomic(), django_assert_num_queries(queries):
+                notify(batch)
+        assert len(told(ada)) == 4 and len(told(cat)) == 4  # Ada: comments and the move; Cat: mentions, move

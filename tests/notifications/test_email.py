@@ -1,15 +1,18 @@
 """The e-mail digest through Django's locmem outbox: one e-mail per user however many events,
 settings and the unsubscribe link respected, user text escaped, links absolute."""
 
+import datetime as dt
+
 import pytest
 from django.core import mail
 from django.test import Client
+from django.utils import timezone
 
 from boards import services
-from notifications import emails
+from notifications import emails, tasks
 from notifications import services as notify_services
 from notifications.models import Notification, NotificationSettings
-from tests.support.queue import make_due, queued, run_queued_jobs
+from tests.support.queue import empty_queue, make_due, queued, run_queued_jobs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -149,3 +152,16 @@ class TestUnsubscribe:
 
         token = signing.dumps(ada.pk)  # the default salt: not an unsubscribe token
         assert client.post(f"/notifications/unsubscribe/{token}/").status_code == 404
+
+
+class TestLostDigests:
+    def test_notifications_left_without_a_digest_get_one(self, project, card, ada, bob):
+        services.add_comment(project=project, task_id=card.pk, body="Hi", author=bob)
+        run_queued_jobs()
+        empty_queue()  # as if the worker died before queueing the digest
+        assert tasks.queue_lost_digests(0) == 0  # too recent: its digest may still be on its way
+        Notification.objects.update(created_at=timezone.now() - dt.timedelta(hours=1))
+        assert tasks.queue_lost_digests(0) == 1
+        run_queued_jobs()
+        assert len(to(ada)) == 1
+        assert tasks.queue_lost_digests(0) == 0
