@@ -1,0 +1,25 @@
+"""The webhook deliveries' queue task (found by procrastinate's Django app)."""
+
+from procrastinate.contrib.django import app
+
+from webhooks import payloads, sending, services
+from webhooks.models import PING
+
+
+@app.task(name=services.DELIVER_TASK, queue=services.DELIVER_QUEUE)
+def deliver(delivery_id: int) -> str:
+    """One attempt of a delivery; a failure queues the next one itself (services.record_attempt)."""
+    delivery = services.claim_attempt(delivery_id=delivery_id)
+    if delivery is None:
+        return "nothing to do"
+    webhook = delivery.webhook
+    if not webhook.active and delivery.kind != PING:
+        services.give_up(delivery=delivery, reason="Not sent: the webhook is disabled.")
+        return "webhook disabled"
+    body = payloads.encode(delivery.payload)
+    timestamp = int(delivery.last_attempt_at.timestamp())
+    headers = payloads.headers(
+        secret=webhook.secret, kind=delivery.kind, delivery_id=delivery.pk, body=body, timestamp=timestamp
+    )
+    outcome = sending.post(webhook.url, body, headers)
+    return services.record_attempt(delivery=delivery, outcome=outcome).status
