@@ -20,10 +20,12 @@ def _project(project: Project) -> dict:
 
 
 def _card(project: Project, event: TaskEvent, task: Task | None) -> dict | None:
-    if event.task_id is None and task is None:
-        return None
-    if task is None:  # deleted since (or moved to another project): what the event kept
-        return {"id": event.task_id, "key": None, "title": event.task_title, "exists": False}
+    if task is None:
+        # Deleted (its event keeps the id in data), or gone since: what the event kept.
+        task_id = event.task_id or (event.data or {}).get("task_id")
+        if task_id is None:
+            return None  # an event about a column, not a card
+        return {"id": task_id, "key": None, "title": event.task_title, "exists": False}
     return {
         "id": task.pk,
         "key": f"{project.key}-{task.number}",

@@ -118,6 +118,20 @@ def check_target(host: str, port: int, *, allow_private: bool) -> IPAddress:
     return addresses[0]
 
 
+def _connect(address: str, port: int, timeout: float) -> socket.socket:
+    """A socket connected to the address itself (no second lookup, unlike create_connection)."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect((address, port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     """Connects to the address checked beforehand, whatever the host name resolves to now."""
 
@@ -126,7 +140,7 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         self._address = str(address)
 
     def connect(self):
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = _connect(self._address, self.port, self.timeout)
 
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
@@ -135,7 +149,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self._address = str(address)
 
     def connect(self):
-        sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock = _connect(self._address, self.port, self.timeout)
         # The certificate is checked against the URL's host name, not the address.
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
@@ -174,20 +188,23 @@ def _send(parts, host: str, port: int, address: IPAddress, body: bytes, headers:
     if parts.query:
         path += "?" + parts.query
     # The whole exchange ends by TOTAL_TIMEOUT even against a server that drips bytes slowly.
-    deadline = threading.Timer(TOTAL_TIMEOUT, _abort, args=(connection,))
+    expired = threading.Event()
+    deadline = threading.Timer(TOTAL_TIMEOUT, _abort, args=(connection, expired))
     deadline.start()
     try:
         connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
         excerpt = response.read(RESPONSE_READ_MAX)[:EXCERPT_MAX]
+        if expired.is_set():  # what was read may be cut short anywhere: not an answer
+            raise TimeoutError(f"no complete answer within {TOTAL_TIMEOUT:g} s")
         return Outcome(
             delivered=200 <= response.status < 300,
             response_code=response.status,
             response_excerpt=excerpt.decode("utf-8", "replace").replace("\x00", ""),
             error="" if 200 <= response.status < 300 else f"HTTP {response.status}",
         )
-    except OSError as error:
-        if not deadline.is_alive():
+    except (OSError, http.client.HTTPException) as error:
+        if expired.is_set():
             raise TimeoutError(f"no complete answer within {TOTAL_TIMEOUT:g} s") from error
         raise
     finally:
@@ -195,7 +212,8 @@ def _send(parts, host: str, port: int, address: IPAddress, body: bytes, headers:
         connection.close()
 
 
-def _abort(connection) -> None:
+def _abort(connection, expired: threading.Event) -> None:
+    expired.set()
     sock = connection.sock
     if sock is not None:
         with contextlib.suppress(OSError):

@@ -1,12 +1,15 @@
 """Every write of webhooks: the owners' settings, the deliveries the events queue, each attempt."""
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from procrastinate.contrib.django import app
+from procrastinate import manager
+from procrastinate import tasks as procrastinate_tasks
+from procrastinate.contrib.django.django_connector import DjangoConnector
 
 from boards.models import Project, Task, TaskEvent
 from webhooks import payloads
@@ -18,10 +21,23 @@ DELIVER_QUEUE = "webhooks"
 
 
 def _queue(deliveries: Sequence[Delivery], *, at: dt.datetime | None = None) -> None:
-    """Queue each delivery's attempt, in the caller's transaction (by name: tasks imports us)."""
+    """Queue each delivery's attempt on Django's connection, in the caller's transaction.
+
+    Always Django's connector, even inside a worker: there the app's connector is the worker's
+    own pool, which would write the job on another connection, committed at once, so a worker
+    could take it before the delivery row it names exists (or keep it after a rollback).
+    By name, because webhooks.tasks imports this module.
+    """
     if deliveries:
-        deferrer = app.configure_task(DELIVER_TASK, queue=DELIVER_QUEUE, schedule_at=at)
+        deferrer = procrastinate_tasks.configure_task(
+            name=DELIVER_TASK, job_manager=_django_jobs(), queue=DELIVER_QUEUE, schedule_at=at
+        )
         deferrer.batch_defer(*({"delivery_id": delivery.pk} for delivery in deliveries))
+
+
+@functools.cache
+def _django_jobs() -> manager.JobManager:
+    return manager.JobManager(DjangoConnector())
 
 
 def create_webhook(*, project: Project, url: str, events: list[str], actor) -> Webhook:
