@@ -157,7 +157,9 @@ class TestWhatIsSent:
 
 
 class TestRefusedAndDisabled:
-    def test_a_loopback_target_is_refused_with_the_setting_off(self, hook, project, columns, editor, receiver, settings):
+    def test_a_loopback_target_is_refused_with_the_setting_off(
+        self, hook, project, columns, editor, receiver, settings
+    ):
         settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = False
         boards.create_task(project=project, status_id=columns["todo"].pk, title="One", reporter=editor)
         run_queued_jobs()

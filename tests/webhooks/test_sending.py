@@ -7,6 +7,7 @@ import ipaddress
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -174,3 +175,19 @@ def test_the_signature_is_hmac_sha256_of_timestamp_dot_body():
     header = sending.sign("whsec_abc", 1_700_000_000, BODY)
     expected = hmac.new(b"whsec_abc", b"1700000000." + BODY, hashlib.sha256).hexdigest()
     assert header == f"t=1700000000,v1={expected}"
+
+
+def test_the_readme_example_verifies_our_signature():
+    """The receiver's check the README shows (section "Webhooks") accepts ours and nothing else."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    code = readme.split("### Webhooks", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    verify = namespace["verify"]
+    now = int(time.time())
+    header = sending.sign("whsec_abc", now, BODY)
+    assert verify("whsec_abc", header, BODY)
+    assert not verify("whsec_abc", header, BODY + b" ")
+    assert not verify("whsec_other", header, BODY)
+    assert not verify("whsec_abc", sending.sign("whsec_abc", now - 3600, BODY), BODY)
+    assert not verify("whsec_abc", "garbage", BODY)
