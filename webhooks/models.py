@@ -78,3 +78,22 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"{self.kind} #{self.pk} to {self.webhook_id} ({self.status})"
+
+
+class Attempt(models.Model):
+    """One try of a delivery: what it was answered (the delivery keeps the latest too)."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField()
+    at = models.DateTimeField()
+    outcome = models.CharField(max_length=10, choices=Delivery.Status.choices)
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="attempt_unique_number")]
+
+    def __str__(self):
+        return f"attempt {self.number} of {self.delivery_id}: {self.outcome}"

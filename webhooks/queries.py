@@ -23,4 +23,4 @@ def get_webhook(project: Project, webhook_id: int) -> Webhook:
 
 def deliveries_of(webhook: Webhook):
     """The webhook's deliveries, newest first (for a Paginator)."""
-    return Delivery.objects.filter(webhook=webhook).order_by("-pk")
+    return Delivery.objects.filter(webhook=webhook).prefetch_related("attempt_log").order_by("-pk")

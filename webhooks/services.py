@@ -13,7 +13,7 @@ from procrastinate.contrib.django.django_connector import DjangoConnector
 
 from boards.models import Project, Task, TaskEvent
 from webhooks import payloads
-from webhooks.models import PING, Delivery, Webhook, new_secret
+from webhooks.models import PING, Attempt, Delivery, Webhook, new_secret
 from webhooks.sending import Outcome
 
 DELIVER_TASK = "webhooks.deliver"
@@ -173,6 +173,16 @@ def record_attempt(*, delivery: Delivery, outcome: Outcome) -> Delivery:
         delivery.next_attempt_at = retry_at if status == Delivery.Status.PENDING else None
         delivery.save(
             update_fields=["status", "response_code", "response_excerpt", "error", "duration_ms", "next_attempt_at"]
+        )
+        Attempt.objects.create(
+            delivery=delivery,
+            number=delivery.attempts,
+            at=delivery.last_attempt_at,
+            # A failed attempt that will be retried is "failed" here; the delivery stays pending.
+            outcome=Delivery.Status.FAILED if status == Delivery.Status.PENDING else status,
+            response_code=outcome.response_code,
+            error=delivery.error,
+            duration_ms=outcome.duration_ms,
         )
         if status == Delivery.Status.PENDING:
             _queue([delivery], at=retry_at)

@@ -84,6 +84,8 @@ class TestDelivered:
         delivery = Delivery.objects.get(webhook=hook)
         assert (delivery.status, delivery.attempts, delivery.response_code) == ("delivered", 2, 200)
         assert delivery.next_attempt_at is None
+        log = list(delivery.attempt_log.values_list("number", "outcome", "response_code", "error"))
+        assert log == [(1, "failed", 500, "HTTP 500"), (2, "delivered", 200, "")]
 
     def test_a_failed_attempt_waits_before_the_next(self, hook, project, columns, editor, receiver):
         receiver.answer(503, b"<script>alert(1)</script>")

@@ -2,11 +2,12 @@
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from boards.models import Membership
 from tests.factories import MembershipFactory, make_project
 from webhooks import services
-from webhooks.models import Delivery, Webhook
+from webhooks.models import Attempt, Delivery, Webhook
 
 pytestmark = pytest.mark.django_db
 
@@ -174,6 +175,19 @@ class TestTheLog:
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
         assert "&lt;img src=x&gt;" in page
 
+    def test_each_attempt_is_listed(self, owner_client, project, hook):
+        make_deliveries(hook, 1)
+        delivery = Delivery.objects.get()
+        delivery.attempts = 2
+        delivery.save()
+        now = timezone.now()
+        Attempt.objects.create(
+            delivery=delivery, number=1, at=now, outcome="failed", response_code=502, error="HTTP 502"
+        )
+        Attempt.objects.create(delivery=delivery, number=2, at=now, outcome="delivered", response_code=200)
+        page = owner_client.get(f"{base(project)}{hook.pk}/").content.decode()
+        assert "2 attempts" in page and "failed (502) · HTTP 502" in page and "delivered (200)" in page
+
     def test_query_counts_do_not_grow_with_the_log(self, owner_client, project, hook, django_assert_num_queries):
         url = f"{base(project)}{hook.pk}/"
         owner_client.get(url)  # warm: session, user, compiled reads
@@ -181,10 +195,10 @@ class TestTheLog:
         with django_assert_num_queries(5):
             owner_client.get(url)
         make_deliveries(hook, 60)
-        # ... and one page of the log.
-        with django_assert_num_queries(6):
+        # ... and one page of the log, and its deliveries' attempts.
+        with django_assert_num_queries(7):
             owner_client.get(url)
-        with django_assert_num_queries(6):
+        with django_assert_num_queries(7):
             owner_client.get(url + "?page=3")
 
     def test_list_page_query_count(self, owner_client, project, owner, django_assert_num_queries):
