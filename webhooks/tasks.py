@@ -1,9 +1,13 @@
 """The webhook deliveries' queue task (found by procrastinate's Django app)."""
 
+import logging
+
 from procrastinate.contrib.django import app
 
 from webhooks import payloads, sending, services
 from webhooks.models import PING
+
+logger = logging.getLogger(__name__)
 
 
 @app.task(name=services.DELIVER_TASK, queue=services.DELIVER_QUEUE)
@@ -22,4 +26,14 @@ def deliver(delivery_id: int) -> str:
         secret=webhook.secret, kind=delivery.kind, delivery_id=delivery.pk, body=body, timestamp=timestamp
     )
     outcome = sending.post(webhook.url, body, headers)
-    return services.record_attempt(delivery=delivery, outcome=outcome).status
+    delivery = services.record_attempt(delivery=delivery, outcome=outcome)
+    logger.info(
+        "webhook %s delivery %s attempt %s: %s %s %s",
+        webhook.pk,
+        delivery.pk,
+        delivery.attempts,
+        delivery.status,
+        outcome.response_code or "-",
+        outcome.error or "",
+    )
+    return delivery.status

@@ -211,3 +211,31 @@ class TestTheLog:
         with django_assert_num_queries(4):
             page = owner_client.get(base(project)).content.decode()
         assert "https://h4.example/" in page
+
+
+class TestAdmin:
+    def test_the_log_is_readable_and_not_writable_there(self, client, hook, django_user_model):
+        admin = django_user_model.objects.create_superuser("root", "root@example.com", "pw-long-enough-1")
+        client.force_login(admin)
+        make_deliveries(hook, 3)
+        assert client.get("/admin/webhooks/webhook/").status_code == 200
+        assert client.get("/admin/webhooks/delivery/").status_code == 200
+        assert client.get("/admin/webhooks/delivery/add/").status_code == 403
+
+
+class TestHostileInput:
+    @pytest.mark.parametrize(
+        "data",
+        [
+            {"url": "https://x.example/", "events": ["created"] * 500},
+            {"url": ["https://x.example/", "https://y.example/"], "events": "all"},
+            {"url": "https://x.example/" + "%00" * 10, "events": "all"},
+            {"url": "http://[fe80::1%25eth0]/", "events": "all"},
+            {"url": "http://xn--/", "events": "all"},
+            {"events": "all"},
+            {},
+        ],
+    )
+    def test_never_a_500(self, owner_client, project, data):
+        response = owner_client.post(f"{base(project)}add/", data)
+        assert response.status_code in (303, 422)
