@@ -64,10 +64,15 @@ class Delivery(models.Model):
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When a pending delivery is due: on creation, now; while an attempt runs, when that attempt
+    # counts as lost (its worker died); after a failure, the retry. Null once it is settled.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-pk"]
+        indexes = [
+            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="delivery_pending_due"),
+        ]
         constraints = [
             # A fan-out job that runs twice queues each event's delivery once.
             models.UniqueConstraint(fields=["webhook", "seq"], name="delivery_unique_event"),

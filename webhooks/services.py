@@ -18,6 +18,13 @@ from webhooks.sending import Outcome
 
 DELIVER_TASK = "webhooks.deliver"
 DELIVER_QUEUE = "webhooks"
+# An attempt takes at most sending.TOTAL_TIMEOUT; one not recorded well after that was lost.
+ATTEMPT_LEASE = dt.timedelta(seconds=60)
+# A pending delivery this far past due has lost its job (a worker died mid-attempt, a job was
+# deleted by hand): the sweep queues it again. A queue this far behind gets a second job for some
+# deliveries, which claim_attempt turns into nothing.
+OVERDUE = dt.timedelta(minutes=15)
+SWEEP_BATCH = 1000
 
 
 def _queue(deliveries: Sequence[Delivery], *, at: dt.datetime | None = None) -> None:
@@ -85,7 +92,10 @@ def send_test(*, webhook: Webhook, actor) -> Delivery:
     """A ping delivery, queued now (tried once, whether or not the webhook is active)."""
     with transaction.atomic():
         delivery = Delivery.objects.create(
-            webhook=webhook, kind=PING, payload=payloads.ping_payload(webhook.project, actor)
+            webhook=webhook,
+            kind=PING,
+            payload=payloads.ping_payload(webhook.project, actor),
+            next_attempt_at=timezone.now(),
         )
         _queue([delivery])
     return delivery
@@ -112,9 +122,12 @@ def queue_deliveries(events: Sequence[TaskEvent]) -> list[Delivery]:
         task_ids = {event.task_id for _, event in wanted if event.task_id}
         tasks = Task.objects.filter(pk__in=task_ids, project_id=project_id).select_related("task_status", "assignee")
         documents = payloads.event_payloads(webhooks[0].project, events, {task.pk: task for task in tasks})
+        now = timezone.now()
         deliveries = Delivery.objects.bulk_create(
             [
-                Delivery(webhook=webhook, kind=event.kind, seq=event.seq, payload=documents[event.seq])
+                Delivery(
+                    webhook=webhook, kind=event.kind, seq=event.seq, payload=documents[event.seq], next_attempt_at=now
+                )
                 for webhook, event in wanted
             ]
         )
@@ -143,7 +156,7 @@ def claim_attempt(*, delivery_id: int) -> Delivery | None:
             return None
         delivery.attempts += 1
         delivery.last_attempt_at = now
-        delivery.next_attempt_at = None
+        delivery.next_attempt_at = now + ATTEMPT_LEASE  # due again then if this attempt is never recorded
         delivery.save(update_fields=["attempts", "last_attempt_at", "next_attempt_at"])
     return delivery
 
@@ -213,3 +226,16 @@ def give_up(*, delivery: Delivery, reason: str) -> Delivery:
     delivery.next_attempt_at = None
     delivery.save(update_fields=["status", "error", "next_attempt_at"])
     return delivery
+
+
+def requeue_overdue(*, now: dt.datetime | None = None) -> int:
+    """Queue again the pending deliveries long past due (their job was lost); how many."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        overdue = list(
+            Delivery.objects.filter(status=Delivery.Status.PENDING, next_attempt_at__lt=now - OVERDUE).order_by(
+                "next_attempt_at"
+            )[:SWEEP_BATCH]
+        )
+        _queue(overdue)
+    return len(overdue)

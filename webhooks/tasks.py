@@ -37,3 +37,10 @@ def deliver(delivery_id: int) -> str:
         outcome.error or "",
     )
     return delivery.status
+
+
+# Every few minutes, whichever worker is free: a delivery whose job was lost is queued again.
+@app.periodic(cron="*/5 * * * *", periodic_id="webhooks_requeue_overdue")
+@app.task(name="webhooks.requeue_overdue", queue="periodic", queueing_lock="webhooks_requeue_overdue")
+def requeue_overdue(timestamp: int) -> int:
+    return services.requeue_overdue()

@@ -10,11 +10,12 @@ import time
 import pytest
 from django.db import transaction
 from django.utils import timezone
+from procrastinate.contrib.django import app
 
 from boards import services as boards
 from boards.models import TaskEvent
-from tests.support.queue import queued, run_queued_jobs
-from webhooks import services
+from tests.support.queue import empty_queue, queued, run_queued_jobs
+from webhooks import services, tasks
 from webhooks.models import Delivery, Webhook
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("empty_jobs")]
@@ -236,3 +237,41 @@ class TestSendTest:
         assert (delivery.status, delivery.response_code, delivery.attempts) == ("failed", 404, 1)
         assert Webhook.objects.get(pk=hook.pk).consecutive_failures == 0
         assert queued() == []
+
+
+class TestLostJobs:
+    def test_an_attempt_whose_worker_died_is_queued_again_by_the_sweep(self, hook, project, columns, editor, receiver):
+        boards.create_task(project=project, status_id=columns["todo"].pk, title="One", reporter=editor)
+        run_queued_jobs(queues=["events"])  # the fan-out: the delivery and its job exist
+        delivery = Delivery.objects.get(webhook=hook)
+        assert services.claim_attempt(delivery_id=delivery.pk) is not None  # a worker takes it...
+        empty_queue()  # ... and dies: its job is gone with it
+        assert services.requeue_overdue() == 0  # not yet: the attempt may still be running
+
+        # Twenty minutes later, as the periodic sweep sees it.
+        assert services.requeue_overdue(now=timezone.now() + dt.timedelta(minutes=20)) == 1
+        run_queued_jobs()  # the lease has not run out in real time: the job finds nothing to do
+        assert Delivery.objects.get(pk=delivery.pk).status == "pending" and receiver.requests == []
+
+        Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now() - dt.timedelta(minutes=20))
+        assert services.requeue_overdue() == 1
+        run_queued_jobs()
+        delivery.refresh_from_db()
+        assert (delivery.status, delivery.attempts) == ("delivered", 2)
+        assert len(receiver.requests) == 1
+        assert services.requeue_overdue(now=timezone.now() + dt.timedelta(days=2)) == 0
+
+    def test_two_jobs_for_one_delivery_send_it_once(self, hook, project, columns, editor, receiver):
+        boards.create_task(project=project, status_id=columns["todo"].pk, title="One", reporter=editor)
+        run_queued_jobs(queues=["events"])
+        delivery = Delivery.objects.get(webhook=hook)
+        tasks.deliver.defer(delivery_id=delivery.pk)  # a second job, as a sweep over a slow queue makes
+        run_queued_jobs()
+        assert len(receiver.requests) == 1
+        assert Delivery.objects.get(pk=delivery.pk).attempts == 1
+
+    def test_the_sweep_runs_every_few_minutes(self):
+        (periodic,) = [
+            p for p in app.periodic_registry.periodic_tasks.values() if p.task.name == "webhooks.requeue_overdue"
+        ]
+        assert periodic.cron == "*/5 * * * *"
