@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("accounts.urls")),  # sign-up, log-out (POST only), account pages
     path("admin/", admin.site.urls),
     path("", include("boards.urls")),
+    path("", include("imports.urls")),  # after boards.urls, which registers the `id` converter
 ]
