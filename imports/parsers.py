@@ -485,11 +485,11 @@ class Table:
 
 def read_csv(text: str) -> Table:
     """The CSV's header and rows, checked for shape (not yet for what they mean)."""
-    try:
-        dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
+    # The header line decides the separator (spreadsheets in some languages write ";", some
+    # exports tabs): csv.Sniffer guesses from the data too, and a comma in a title misleads it.
+    header_line = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=lambda candidate: (header_line.count(candidate), candidate == ","))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
         if not header or not any(cell.strip() for cell in header):

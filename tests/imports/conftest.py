@@ -7,7 +7,7 @@ from tests.support.queue import empty_queue
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def _empty_queue(transactional_db, close_db_pool):
     """Each test starts with no job; the progress thread's connection goes back before the flush."""
     empty_queue()

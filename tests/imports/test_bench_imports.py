@@ -2,12 +2,16 @@
 
 import sys
 
+import pytest
+
 from bench import imports
 from boards.models import Application, Project, Task
 from imports.models import ImportJob
 from tests.support.queue import queued
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("_empty_queue")
 def test_imports_a_generated_board_and_reports_it(tmp_path):
     out = tmp_path / "imports.txt"
     report = imports.run(120, out)

@@ -16,7 +16,7 @@ from imports.models import ImportJob
 from tests.factories import MembershipFactory, UserFactory
 from tests.support.queue import queued, run_queued_jobs
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("_empty_queue")]
 
 CSV = (
     "Summary,Details,Status,Tags,Deadline,Owner,Prio\n"
@@ -65,6 +65,11 @@ def import_trello(client, application, trello_bytes, **choices) -> ImportJob:
 
 
 DEFAULT_CATEGORIES = ["todo", "active", "review", "issue", "done"]
+
+
+def import_trello_confirm(client, job: ImportJob) -> None:
+    data = {"name": "Shed", "key": "SHED", **{f"category_{i}": c for i, c in enumerate(DEFAULT_CATEGORIES)}}
+    assert client.post(reverse("import_preview", args=[job.pk]), data).status_code == 302
 
 
 class TestTrelloImport:
@@ -425,3 +430,18 @@ class TestProgress:
         with pytest.raises(Exception, match="already confirmed"):
             services.queue_import(job=job, actor=job.created_by, name="A", key="A", options={})
         assert len(queued("imports.import_board")) == 1
+
+
+class TestQueryCounts:
+    def test_the_pages_cost_a_fixed_number_of_queries(
+        self, owner_client, application, trello_bytes, django_assert_num_queries
+    ):
+        with django_assert_num_queries(3):  # session, user, membership with its workspace
+            assert owner_client.get(reverse("import_start", args=[application.pk])).status_code == 200
+        upload(owner_client, application, trello_bytes, "trello")
+        job = ImportJob.objects.get()
+        with django_assert_num_queries(3):  # session, user, the job with its file and workspace role
+            assert owner_client.get(reverse("import_preview", args=[job.pk])).status_code == 200
+        import_trello_confirm(owner_client, job)
+        with django_assert_num_queries(3):  # session, user, the job with its workspace role
+            assert owner_client.get(reverse("import_progress", args=[job.pk])).status_code == 200
