@@ -22,7 +22,9 @@ class UploadForm(StrictForm):
     """A Trello export or a CSV file, parsed and checked here: a bad one never gets further."""
 
     kind = forms.ChoiceField(
-        choices=ImportJob.Kind.choices, error_messages={"required": "Say what kind of file this is."}
+        choices=ImportJob.Kind.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Say what kind of file this is."},
     )
     file = forms.FileField(
         error_messages={"required": "Choose a file to import.", "empty": "This file is empty."},
