@@ -15,7 +15,8 @@ from imports.models import ImportJob
 
 def too_large() -> ValidationError:
     limit = settings.IMPORT_MAX_BYTES
-    return ValidationError(f"The file is larger than {limit / 1024 / 1024:.0f} MB, the most an import takes.")
+    size = f"{limit / 1024 / 1024:.0f} MB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
+    return ValidationError(f"The file is larger than {size}, the most an import takes.")
 
 
 class UploadForm(StrictForm):

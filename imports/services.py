@@ -10,6 +10,7 @@ chunk of cards; the job's row is only written by the import's transaction at its
 the last progress report, so the two never wait on each other.
 """
 
+import datetime as dt
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -136,8 +137,18 @@ def run_import(job_id: int) -> None:
 
 def _fail(job: ImportJob, message: str) -> None:
     ImportJob.objects.filter(pk=job.pk).update(
-        status=Status.FAILED, phase="Failed", error=message, finished_at=timezone.now()
+        status=Status.FAILED, phase="Failed", error=message, finished_at=timezone.now(), source=""
     )
+
+
+DRAFTS_KEPT = dt.timedelta(days=1)
+
+
+def forget_drafts(*, now: dt.datetime | None = None) -> int:
+    """Delete uploads never confirmed within DRAFTS_KEPT (each holds its whole file); how many."""
+    cutoff = (now or timezone.now()) - DRAFTS_KEPT
+    deleted, _ = ImportJob.objects.filter(status=Status.DRAFT, created_at__lt=cutoff).delete()
+    return deleted
 
 
 def _members(application_id: int) -> dict[str, int]:

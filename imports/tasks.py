@@ -10,3 +10,10 @@ from imports import services
 @app.task(name="imports.import_board", queue="imports")
 def import_board(job_id: int) -> None:
     services.run_import(job_id)
+
+
+# Uploads left on their preview page hold their whole file: gone after a day, checked nightly.
+@app.periodic(cron="30 3 * * *", periodic_id="forget_import_drafts")
+@app.task(name="imports.forget_drafts", queue="periodic", queueing_lock="forget_import_drafts")
+def forget_drafts(timestamp: int) -> int:
+    return services.forget_drafts()

@@ -322,7 +322,7 @@ class TestBadFiles:
         settings.IMPORT_MAX_BYTES = 100
         response = upload(owner_client, application, trello_bytes, "trello")
         assert response.status_code == 422
-        assert "The file is larger than" in response.content.decode()
+        assert "The file is larger than 100 bytes, the most an import takes." in response.content.decode()
         assert not ImportJob.objects.exists()
         nothing_created(application)
 
@@ -445,3 +445,21 @@ class TestQueryCounts:
         import_trello_confirm(owner_client, job)
         with django_assert_num_queries(3):  # session, user, the job with its workspace role
             assert owner_client.get(reverse("import_progress", args=[job.pk])).status_code == 200
+
+
+class TestDrafts:
+    def test_unconfirmed_uploads_are_forgotten_after_a_day(self, owner_client, application, trello_bytes):
+        upload(owner_client, application, trello_bytes, "trello")
+        upload(owner_client, application, trello_bytes, "trello")
+        old, recent = ImportJob.objects.order_by("pk")
+        import_trello_confirm(owner_client, recent)
+        ImportJob.objects.filter(pk__in=[old.pk, recent.pk]).update(created_at=old.created_at - dt.timedelta(days=2))
+        assert services.forget_drafts() == 1
+        assert list(ImportJob.objects.values_list("pk", flat=True)) == [recent.pk]  # a queued one stays
+
+    def test_a_failed_import_keeps_no_file(self, owner_client, application, trello_bytes):
+        job = import_trello(owner_client, application, trello_bytes)
+        Project.objects.create(application=application, name="Other", key="SHED")
+        run_queued_jobs()
+        job.refresh_from_db()
+        assert (job.status, job.source) == (ImportJob.Status.FAILED, "")
