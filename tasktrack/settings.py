@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "aggregates",
     "jobs",
     "webhooks",
+    "imports",
     "procrastinate.contrib.django",
     "axes",
     "csp",
@@ -312,6 +313,9 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 DATA_UPLOAD_MAX_NUMBER_FILES = 10
+# Board imports (imports/): the largest file taken, and the most cards one import may hold.
+IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(50 * 1024 * 1024)))
+IMPORT_MAX_CARDS = int(os.environ.get("IMPORT_MAX_CARDS", "50000"))
 AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
 if AWS_STORAGE_BUCKET_NAME:
     # Credentials come from boto3's own chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a

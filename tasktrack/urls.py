@@ -11,4 +11,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("boards.urls")),
     path("", include("webhooks.urls")),
+    path("", include("imports.urls")),  # after boards.urls, which registers the `id` converter
 ]
