@@ -1,17 +1,14 @@
 """Every write of webhooks: the owners' settings, the deliveries the events queue, each attempt."""
 
 import datetime as dt
-import functools
 from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from procrastinate import manager
-from procrastinate import tasks as procrastinate_tasks
-from procrastinate.contrib.django.django_connector import DjangoConnector
 
 from boards.models import Project, Task, TaskEvent
+from tasktrack import queue
 from webhooks import payloads
 from webhooks.models import PING, Attempt, Delivery, Webhook, new_secret
 from webhooks.sending import Outcome
@@ -28,23 +25,10 @@ SWEEP_BATCH = 1000
 
 
 def _queue(deliveries: Sequence[Delivery], *, at: dt.datetime | None = None) -> None:
-    """Queue each delivery's attempt on Django's connection, in the caller's transaction.
-
-    Always Django's connector, even inside a worker: there the app's connector is the worker's
-    own pool, which would write the job on another connection, committed at once, so a worker
-    could take it before the delivery row it names exists (or keep it after a rollback).
-    By name, because webhooks.tasks imports this module.
-    """
-    if deliveries:
-        deferrer = procrastinate_tasks.configure_task(
-            name=DELIVER_TASK, job_manager=_django_jobs(), queue=DELIVER_QUEUE, schedule_at=at
-        )
-        deferrer.batch_defer(*({"delivery_id": delivery.pk} for delivery in deliveries))
-
-
-@functools.cache
-def _django_jobs() -> manager.JobManager:
-    return manager.JobManager(DjangoConnector())
+    """Queue each delivery's attempt in the caller's transaction (tasktrack.queue)."""
+    queue.defer_each(
+        DELIVER_TASK, ({"delivery_id": delivery.pk} for delivery in deliveries), queue=DELIVER_QUEUE, schedule_at=at
+    )
 
 
 def create_webhook(*, project: Project, url: str, events: list[str], actor) -> Webhook:
