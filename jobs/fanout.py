@@ -9,10 +9,11 @@ from collections.abc import Callable, Sequence
 
 from boards.models import TaskEvent
 from notifications.consumer import notify
+from webhooks.services import queue_deliveries
 
 Consumer = Callable[[Sequence[TaskEvent]], None]
 
-CONSUMERS: tuple[Consumer, ...] = (notify,)
+CONSUMERS: tuple[Consumer, ...] = (notify, queue_deliveries)
 
 
 def events_between(project_id: int, first_seq: int, last_seq: int) -> list[TaskEvent]:

@@ -167,8 +167,8 @@ def plan(events: Sequence[TaskEvent]) -> _Plan:
 
 
 def notify(events: Sequence[TaskEvent]) -> None:
-    """The consumer: make the batch's watches and notifications, then (on commit) update each
-    recipient's bell and queue their e-mail digest."""
+    """The consumer: make the batch's watches and notifications and queue each recipient's
+    e-mail digest, in one transaction; on commit, update their bells."""
     events = [e for e in events if _relevant(e)]
     if not events:
         return
@@ -187,11 +187,7 @@ def notify(events: Sequence[TaskEvent]) -> None:
         Watch.objects.bulk_create(watches, ignore_conflicts=True)
         Notification.objects.bulk_create(notifications, ignore_conflicts=True)
         recipients = sorted({n.recipient_id for n in notifications})
+        for user_id in recipients:
+            tasks.queue_digest(user_id)
         if recipients:
-            transaction.on_commit(lambda: _told(recipients))
-
-
-def _told(user_ids: list[int]) -> None:
-    live.push_bells(user_ids)
-    for user_id in user_ids:
-        tasks.queue_digest(user_id)
+            transaction.on_commit(lambda: live.push_bells(recipients))

@@ -9,6 +9,8 @@ urlpatterns = [
     path("login/", login.login, name="login"),
     path("", include("accounts.urls")),  # sign-up, log-out (POST only), account pages
     path("admin/", admin.site.urls),
-    path("", include("boards.urls")),  # registers the id converter the notifications' paths use
-    path("notifications/", include("notifications.urls")),
+    path("", include("boards.urls")),
+    path("", include("webhooks.urls")),
+    path("", include("imports.urls")),  # after boards.urls, which registers the `id` converter
+    path("notifications/", include("notifications.urls")),  # the same
 ]

@@ -158,7 +158,7 @@ class TestLostDigests:
     def test_notifications_left_without_a_digest_get_one(self, project, card, ada, bob):
         services.add_comment(project=project, task_id=card.pk, body="Hi", author=bob)
         run_queued_jobs()
-        empty_queue()  # as if the worker died before queueing the digest
+        empty_queue()  # the digest lost (deleted by hand, or out of retries)
         assert tasks.queue_lost_digests(0) == 0  # too recent: its digest may still be on its way
         Notification.objects.update(created_at=timezone.now() - dt.timedelta(hours=1))
         assert tasks.queue_lost_digests(0) == 1
