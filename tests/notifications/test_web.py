@@ -178,3 +178,13 @@ class TestSettingsPage:
 
     def test_the_profile_links_to_it(self, ada):
         assert 'href="/notifications/settings/"' in logged_in(ada).get("/account/").content.decode()
+
+
+class TestAdmin:
+    def test_the_admin_lists_notifications_read_only(self, told, django_user_model):
+        admin = django_user_model.objects.create_superuser("root", "root@example.com", "x-secret-pass")
+        client = logged_in(admin)
+        page = client.get("/admin/notifications/notification/")
+        assert page.status_code == 200 and page.content.decode().count("commented") >= 3
+        assert client.get("/admin/notifications/notification/add/").status_code == 403
+        assert client.get("/admin/notifications/notificationsettings/").status_code == 200
