@@ -9,5 +9,6 @@ urlpatterns = [
     path("login/", login.login, name="login"),
     path("", include("accounts.urls")),  # sign-up, log-out (POST only), account pages
     path("admin/", admin.site.urls),
+    path("", include("api.urls")),  # /api/v1/ (token or session) and the tokens page
     path("", include("boards.urls")),
 ]
