@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -24,7 +25,7 @@ def create_token(*, user, name: str, scope: str, expires_at: datetime | None = N
         raise ValidationError({"expires_at": "The expiry date must be in the future."})
     with transaction.atomic():
         # The user's row locked: two requests at once cannot both slip under the limit.
-        type(user).objects.select_for_update().filter(pk=user.pk).exists()
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
         live = ApiToken.objects.filter(user=user, revoked_at__isnull=True).count()
         if live >= TOKENS_PER_USER_MAX:
             raise ValidationError(f"You have {live} tokens: revoke one you no longer use first.")
