@@ -4,7 +4,7 @@ The services' refusals map as the pages map them (boards.services.base): Validat
 (the pages answer 422; an API client expects 400 with field errors), Conflict 409, a card or
 comment that is gone 404, ReadOnly 403; another workspace's objects 404, never 403."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -39,6 +39,8 @@ def _validation(errors: dict) -> Response:
 
 def handle(exc, context):
     """DRF's EXCEPTION_HANDLER: the services' refusals first, then DRF's own."""
+    if isinstance(exc, RequestDataTooBig):
+        return refusal("The request body is too large.", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     if isinstance(exc, DjangoValidationError):
         return _validation(field_errors(exc))
     if isinstance(exc, exceptions.ValidationError):

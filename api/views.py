@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -41,6 +42,13 @@ class ApiView(APIView):
         view.login_required = False
         return view
 
+    def initial(self, request, *args, **kwargs):
+        if request.method not in SAFE_METHODS:
+            # Read through Django's request, which refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE
+            # (RequestDataTooBig: 413); the JSON parser alone would read any size into memory.
+            request._request.body  # noqa: B018
+        super().initial(request, *args, **kwargs)
+
 
 def _bound(form_class, data):
     form = form_class(data)
@@ -69,17 +77,31 @@ def _counts(project: Project):
     return agg if agg is not None else get_or_create_project_aggregation(project)
 
 
-def _member(project: Project, user_id: int | None, *, current: int | None = None):
-    """The assignee: a member of the workspace, None for nobody, or the card's current assignee kept
-    although they left (the pages' rule, boards.forms.AssigneeMixin)."""
+NOT_A_MEMBER = {"assignee_id": "Pick a member of this workspace (or nobody)."}
+
+
+def _member(project: Project, user_id: int | None):
+    """A new card's assignee: a member of the workspace, or None for nobody."""
     if user_id is None:
         return None
-    if user_id == current:
-        return user_id
     user = board_queries.member(project, user_id)
     if user is None:
-        raise ValidationError({"assignee_id": "Pick a member of this workspace (or nobody)."})
+        raise ValidationError(NOT_A_MEMBER)
     return user
+
+
+def _assignee(project: Project, card_id: int, user_id: int | None):
+    """An edit's assignee: a member, nobody, or the card's current assignee kept although they have
+    left the workspace (the pages' rule, boards.forms.AssigneeMixin)."""
+    if user_id is None:
+        return None
+    user = board_queries.member(project, user_id)
+    if user is not None:
+        return user
+    current = queries.card(project, card_id)
+    if current is not None and current.assignee_id == user_id:
+        return user_id
+    raise ValidationError(NOT_A_MEMBER)
 
 
 # -- workspaces ---------------------------------------------------------------------------------
@@ -329,11 +351,7 @@ class CardDetail(ApiView):
         data = _valid(s.CardUpdateIn, request.data)
         changes = {}
         if "assignee_id" in data:
-            current = None
-            if data["assignee_id"] is not None and board_queries.member(project, data["assignee_id"]) is None:
-                spot = queries.card(project, card_id)
-                current = spot.assignee_id if spot else None
-            changes["assignee"] = _member(project, data["assignee_id"], current=current)
+            changes["assignee"] = _assignee(project, card_id, data["assignee_id"])
         if "labels" in data:
             changes["label_ids"] = data["labels"]
         for field in ("priority", "due_date", "due_at"):

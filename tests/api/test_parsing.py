@@ -1,5 +1,7 @@
 """Hostile or clumsy input: every refusal is a 4xx with field errors, never a 500, and writes nothing."""
 
+import json
+
 import pytest
 from django.urls import reverse
 
@@ -59,6 +61,21 @@ class TestStrictInput:
     def test_bad_json_answers_400(self, api, project, raw):
         response = api.post(reverse("api_cards", args=[project.pk]), raw=raw)
         assert response.status_code == 400, (raw, response.content)
+        assert not Task.objects.exists()
+
+    def test_null_characters_and_lone_surrogates_are_refused(self, api, project, columns):
+        url = reverse("api_cards", args=[project.pk])
+        for title in ("a\x00b", "a\ud800b"):
+            # json.dumps escapes both as \u0000 and \ud800: valid JSON text, not storable text
+            response = api.post(url, raw=json.dumps({"column_id": columns["todo"].pk, "title": title}))
+            assert response.status_code == 400 and "title" in response.json()["errors"], response.content
+        assert not Task.objects.exists()
+
+    def test_a_body_over_the_upload_limit_answers_413(self, api, project, columns, settings):
+        settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+        body = {"column_id": columns["todo"].pk, "title": "x", "description": "y" * 20_000}
+        response = api.post(reverse("api_cards", args=[project.pk]), body)
+        assert response.status_code == 413
         assert not Task.objects.exists()
 
     def test_a_form_encoded_body_is_not_read(self, owner, project, columns):
