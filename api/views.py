@@ -5,7 +5,10 @@ viewers and archived projects 403), call one service or query, answer JSON.
 Every endpoint's query count is fixed whatever the data (tests/api/test_queries.py pins them).
 """
 
+import contextlib
+
 from django.core.exceptions import ValidationError
+from django.http.request import RawPostDataException
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -46,7 +49,9 @@ class ApiView(APIView):
         if request.method not in SAFE_METHODS:
             # Read through Django's request, which refuses a body over DATA_UPLOAD_MAX_MEMORY_SIZE
             # (RequestDataTooBig: 413); the JSON parser alone would read any size into memory.
-            request._request.body  # noqa: B018
+            # A form body was read already (within Django's limits) by the middleware: not JSON anyway.
+            with contextlib.suppress(RawPostDataException):
+                request._request.body  # noqa: B018
         super().initial(request, *args, **kwargs)
 
 
