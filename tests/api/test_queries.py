@@ -26,14 +26,16 @@ READS = {
     "card": 3,
     "comments": 3,
 }
+# Each write: the token, the project, the service's own statements, and the queue's one fan-out job
+# (jobs.fanout, queued in the write's transaction).
 WRITES = {
-    "create": 9,
-    "update": 7,
-    "move": 8,
-    "archive": 8,
-    "unarchive": 8,
-    "comment": 8,
-    "delete": 14,
+    "create": 10,
+    "update": 8,
+    "move": 9,
+    "archive": 9,
+    "unarchive": 9,
+    "comment": 9,
+    "delete": 15,
 }
 
 
