@@ -1,6 +1,6 @@
 """/api/v1/: the REST API, its schema and docs; /account/tokens/: the tokens page."""
 
-from django.urls import path, register_converter
+from django.urls import path, re_path, register_converter
 
 from api import docs, views, web
 
@@ -44,4 +44,5 @@ urlpatterns = [
     path(f"{C}/unarchive/", views.CardUnarchive.as_view(), name="api_card_unarchive"),
     path(f"{C}/comments/", views.Comments.as_view(), name="api_comments"),
     path(f"{C}/comments/<pk:comment_id>/", views.CommentDetail.as_view(), name="api_comment"),
+    re_path(r"^api/v1/", views.NotFound.as_view()),
 ]

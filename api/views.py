@@ -55,6 +55,17 @@ class ApiView(APIView):
         super().initial(request, *args, **kwargs)
 
 
+class NotFound(ApiView):
+    """Any other path under /api/v1/: a JSON 404, not the site's log-in page or HTML."""
+
+    permission_classes = []
+    throttle_classes = []
+    schema = None
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        return refusal("No such endpoint: see /api/v1/docs/.", status.HTTP_404_NOT_FOUND)
+
+
 def _bound(form_class, data):
     form = form_class(data)
     if not form.is_valid():

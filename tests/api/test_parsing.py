@@ -153,6 +153,11 @@ class TestStrictInput:
     def test_bad_event_parameters_answer_400(self, api, project, params):
         assert api.get(reverse("api_events", args=[project.pk]), **params).status_code == 400
 
+    def test_an_unknown_endpoint_is_a_json_404(self, api, client):
+        for who in (api.client, client):
+            response = who.post("/api/v1/nothing/here/", headers=api.headers)
+            assert response.status_code == 404 and response.json()["detail"].startswith("No such endpoint")
+
     def test_ids_out_of_range_in_paths_are_404(self, api, project):
         assert api.client.get(f"/api/v1/projects/{'9' * 19}/", headers=api.headers).status_code == 404
         assert api.client.get("/api/v1/projects/abc/", headers=api.headers).status_code == 404
