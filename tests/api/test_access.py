@@ -193,3 +193,24 @@ class TestRateLimits:
         # reads are counted apart, and every token has its own limits
         assert [api.get(url).status_code for _ in range(4)] == [200, 200, 200, 429]
         assert other.post(url, body).status_code == 201
+
+
+class TestRedisDown:
+    def test_with_redis_down_the_api_still_reads_and_writes(self, owner, project, columns, settings):
+        """The rate limit lets traffic through (the cache ignores its errors), as ARCHITECTURE.md asks."""
+        from tests.support import ports
+
+        dead = f"redis://127.0.0.1:{ports.refused_port()}/0"
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": dead,
+                "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.1, "SOCKET_TIMEOUT": 0.1, "IGNORE_EXCEPTIONS": True},
+            }
+        }
+        settings.API_RATE_WRITE = 1
+        api = ApiClient(make_token(owner))
+        url = reverse("api_cards", args=[project.pk])
+        body = {"column_id": columns["todo"].pk, "title": "x"}
+        assert [api.post(url, body).status_code for _ in range(3)] == [201, 201, 201]
+        assert api.get(url).status_code == 200
