@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from boards import services
+from boards.models import Comment, Label
 from tests.api.conftest import ApiClient, make_token
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +36,11 @@ WRITES = {
     "archive": 9,
     "unarchive": 9,
     "comment": 9,
+    "comment edit": 9,
+    "comment delete": 11,
+    "label add": 7,
+    "label edit": 9,
+    "label delete": 8,  # the label taken off every card carrying it in one UPDATE
     "delete": 15,
 }
 
@@ -75,6 +81,8 @@ def measure(api, project, columns, application, ids, captured) -> dict:
             assert api.get(url).status_code == 200, name
         counts[name] = len(queries)
     card = reverse("api_card", args=[project.pk, first])
+    comment = reverse("api_comment", args=[project.pk, first, Comment.objects.filter(task_id=first).first().pk])
+    label = reverse("api_label", args=[project.pk, Label.objects.filter(project=project).first().pk])
     writes = {
         "create": ("post", reverse("api_cards", args=[project.pk]), {"column_id": columns["todo"].pk, "title": "n"}),
         "update": ("patch", card, {"version": 2, "title": "edited"}),
@@ -86,6 +94,11 @@ def measure(api, project, columns, application, ids, captured) -> dict:
         "archive": ("post", reverse("api_card_archive", args=[project.pk, first]), None),
         "unarchive": ("post", reverse("api_card_unarchive", args=[project.pk, first]), None),
         "comment": ("post", reverse("api_comments", args=[project.pk, first]), {"body": "more"}),
+        "comment edit": ("patch", comment, {"body": "edited"}),
+        "comment delete": ("delete", comment, None),
+        "label add": ("post", reverse("api_labels", args=[project.pk]), {"name": "new", "colour": "#1d4ed8"}),
+        "label edit": ("patch", label, {"name": "renamed"}),
+        "label delete": ("delete", label, None),
         "delete": ("delete", card, None),
     }
     for name, (method, url, body) in writes.items():
