@@ -11,4 +11,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("api.urls")),  # /api/v1/ (token or session) and the tokens page
     path("", include("boards.urls")),
+    path("", include("webhooks.urls")),
+    path("", include("imports.urls")),  # after boards.urls, which registers the `id` converter
 ]
