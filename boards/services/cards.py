@@ -213,8 +213,9 @@ def _neighbour_id(value) -> int | None:
 
 
 @retry_on_deadlock
-def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=None, actor=None) -> Task:
+def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=None, version=None, actor=None) -> Task:
     """Move a card to a column, below `after_id` or above `before_id` (neither: the bottom).
+    `version`, when given (the REST API's clients), must be the card's: checked under its lock.
 
     The card comes back with `from_status_id`, its column before, and `previous_id`, the card
     now just above it (None: the top).
@@ -226,6 +227,8 @@ def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=
         task, column, state, read = _lock_card(
             project, task_id, status_id=status_id, after_id=after_id, before_id=before_id
         )
+        if version is not None and version != task.version:
+            raise StaleVersion("Someone else changed this card after you read it: read it again before moving it.")
         if task.is_archived:
             raise ValidationError("This card is archived: unarchive it before moving it.")
         from_status = task.task_status
