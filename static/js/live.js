@@ -274,6 +274,11 @@
       });
   }
 
+  // A grouped board (board.js) fetches itself after its own writes: the lanes are not fragments.
+  if (window.Tasktrack) {
+    window.Tasktrack.resync = resync;
+  }
+
   // Returns true when the message was handled here (and must not be swapped by the extension).
   function receive(meta, html) {
     if (meta.kind === "hello") {
