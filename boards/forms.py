@@ -205,9 +205,13 @@ class LaneField(forms.CharField):
 def _lane_needs_grouping(form, cleaned: dict) -> None:
     if cleaned.get("lane") and not cleaned.get("lanes") and "lanes" not in form.errors:
         form.add_error("lane", "A lane needs the board grouped (lanes=assignee, label or priority).")
-    if cleaned.get("lanes") == "priority" and cleaned.get("lane") not in ("", queries.NO_LANE, None):
-        if int(cleaned["lane"]) not in Priority.values:
-            form.add_error("lane", "Pick a priority lane: low, medium, high, urgent or none.")
+    lane = cleaned.get("lane")
+    if (
+        cleaned.get("lanes") == "priority"
+        and lane not in ("", queries.NO_LANE, None)
+        and int(lane) not in Priority.values
+    ):
+        form.add_error("lane", "Pick a priority lane: low, medium, high, urgent or none.")
 
 
 class ColumnPageForm(FilterFields):

@@ -893,14 +893,20 @@ def board_lanes(
         lanes.append(Lane(key=NO_LANE, value=None, name="No assignee"))
     elif rule.kind == "label":
         lanes = [
-            Lane(key=str(pk), value=pk, name=labels[pk].name, label=labels[pk]) for pk in rule.label_order if pk in present
+            Lane(key=str(pk), value=pk, name=labels[pk].name, label=labels[pk])
+            for pk in rule.label_order
+            if pk in present
         ]
         lanes.append(Lane(key=NO_LANE, value=None, name="No label"))
     else:
         names = dict(Priority.choices)
         lanes = [
-            Lane(key=str(value) if value else NO_LANE, value=value, name=names[value] if value else "No priority",
-                 priority=value)
+            Lane(
+                key=str(value) if value else NO_LANE,
+                value=value,
+                name=names[value] if value else "No priority",
+                priority=value,
+            )
             for value in PRIORITY_LANES
         ]
     lanes = [lane for lane in lanes if lane.value in present or _lane_shown(rule, board_filter, lane.value)]

@@ -276,7 +276,9 @@ def move_task(
         edits = {}
         if lane is not None:
             changes = _lane_changes(project, task, lane)
-            edits = {field: (getattr(task, field), new) for field, new in changes.items() if getattr(task, field) != new}
+            edits = {
+                field: (getattr(task, field), new) for field, new in changes.items() if getattr(task, field) != new
+            }
         from_status = task.task_status
         if column.pk != from_status.pk:
             _check_wip(column)

@@ -534,7 +534,9 @@ def _move_target(project: Project, task_id: int, data: dict, board_filter: Board
             neighbour = queries.card_below(project, task)
         where = "lane" if board_filter.lanes else "column"
         if neighbour is None:
-            raise ValidationError(f"This card is already at the {'top' if direction == 'up' else 'bottom'} of its {where}.")
+            raise ValidationError(
+                f"This card is already at the {'top' if direction == 'up' else 'bottom'} of its {where}."
+            )
         if direction == "up":
             return {"status_id": task.task_status_id, "before_id": neighbour}
         return {"status_id": task.task_status_id, "after_id": neighbour}

@@ -119,7 +119,9 @@ def test_drag_between_assignee_lanes_reassigns_and_a_second_browser_sees_it(boar
     path.parent.mkdir(exist_ok=True)
     mine.screenshot(path=path, caret="initial")
 
-    theirs = open_board(browser, server, board["sessions"]["ben"], f"{project.get_absolute_url()}?lanes=assignee", errors)
+    theirs = open_board(
+        browser, server, board["sessions"]["ben"], f"{project.get_absolute_url()}?lanes=assignee", errors
+    )
     expect(theirs.locator("#live")).to_have_attribute("data-state", "live")
     expect(lane_count(theirs, ben.pk)).to_have_text("3")
 
