@@ -50,7 +50,12 @@ serve: $(VENV)/.runtime
 	@echo "  Tasktrack is on http://127.0.0.1:$(PORT)/  (log in as demo / demo)"
 	@echo "  The admin is on http://127.0.0.1:$(PORT)/admin/  (log in as admin / admin, a staff superuser)"
 	@echo ""
-	$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) tasktrack.asgi:application
+	@# A queue worker beside the server (notifications, webhooks, imports, the daily snapshot);
+	@# stopped with it; it logs only warnings and errors here. A script's background jobs ignore
+	@# Ctrl-C, hence the trap.
+	@LOG_LEVEL=WARNING $(PY) manage.py procrastinate worker & worker=$$!; \
+		trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+		$(VENV)/bin/daphne -b 127.0.0.1 -p $(PORT) tasktrack.asgi:application
 
 # The whole suite, against real PostgreSQL and Redis (tests use their own Redis index,
 # REDIS_TEST_DB, default 15). The services are checked first, before anything is installed.

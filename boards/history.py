@@ -20,7 +20,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from accounts import people
-from boards import clock
+from boards import clock, signals
 from boards.models import CardNumberSequence, Category, ProjectSequence, Task, TaskEvent, TaskStatus
 
 Kind = TaskEvent.Kind
@@ -89,6 +89,14 @@ def _save(events: Sequence[TaskEvent]) -> list[TaskEvent]:
     whatever their number."""
     if not events:
         return []
+    saved = _number_and_insert(events)
+    signals.events_recorded.send(
+        sender=TaskEvent, project_id=saved[0].project_id, first_seq=saved[0].seq, last_seq=saved[-1].seq
+    )
+    return saved
+
+
+def _number_and_insert(events: Sequence[TaskEvent]) -> list[TaskEvent]:
     if _in_one_statement(len(events)):
         return [_save_one(events[0])]
     project_id = events[0].project_id

@@ -18,6 +18,11 @@ columns_changed = Signal()
 # kwargs: deltas, a {(project_id, category): change} mapping of live-task counts
 tasks_bulk_changed = Signal()
 
+# History events were written, inside the transaction of their change (boards.history): what
+# must follow from them (notifications, webhooks) is queued by the receivers in that same
+# transaction. kwargs: project_id, first_seq, last_seq (the events' sequence numbers, inclusive)
+events_recorded = Signal()
+
 
 # The hand-over. A card write (boards.services.locks) reads the card's stored state under the
 # same locks the pre-save/pre-delete handler would take, in the statement that locks the card;

@@ -107,6 +107,8 @@ INSTALLED_APPS = [
     "accounts",
     "boards",
     "aggregates",
+    "jobs",
+    "procrastinate.contrib.django",
     "axes",
     "csp",
 ]
@@ -374,8 +376,19 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # axes: failed log-ins and lock-outs (WARNING), not every successful one (INFO).
-    "loggers": {"django_redis": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "django_redis": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+        # procrastinate: what workers do (INFO), not the task list it registers in every process.
+        "procrastinate.blueprints": {"level": "WARNING"},
+        "procrastinate.periodic": {"level": "WARNING"},
+        "procrastinate.jobs": {"level": "WARNING"},  # "Deferred 1 job", on every write
+    },
 }
+
+# The queue (procrastinate, in this database). Workers: `python manage.py procrastinate worker`;
+# jobs that succeeded are deleted, failed ones stay for the admin to see.
+PROCRASTINATE_WORKER_DEFAULTS = {"delete_jobs": "successful"}
 
 # Who may create an account: "open" (anyone), "invitation" (only through a workspace
 # invitation link; the default), or "closed" (only `createsuperuser` and the admin).

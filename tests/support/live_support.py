@@ -87,7 +87,7 @@ class Daphne:
         self.port = listener.getsockname()[1]
         # Its log goes to a file, not a pipe: a pipe nobody reads fills up (64 KB) and the server
         # then blocks on its next log line, in the middle of a test.
-        self.log = tempfile.TemporaryFile()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - the server writes to it until stop()
         with listener:
             self.process = subprocess.Popen(
                 self.command(listener.fileno()),
@@ -127,6 +127,7 @@ class Daphne:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self.log.close()
         self._wait_sessions_gone()
 
     def _wait_sessions_gone(self, timeout: float = 5) -> None:
@@ -168,7 +169,7 @@ class Serve(Daphne):
     binds its workers' sockets itself, and prints the port."""
 
     def __init__(self, *, workers: int = 1, **env):
-        self.log = tempfile.TemporaryFile()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - the server writes to it until stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tasktrack.serve", "--workers", str(workers), "--port", "0"],
             cwd=ROOT,
