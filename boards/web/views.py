@@ -75,6 +75,7 @@ def _board_context(project: Project, board_filter: BoardFilter) -> dict:
         # exception per card, 250 times a page.
         "oob": False,
         "focus": False,
+        "focus_id": None,
     }
 
 
@@ -365,9 +366,14 @@ def column_more(request: HtmxHttpRequest, project_id: int, status_id: int) -> Ht
         # A lane's cell pages as its column does, in the cell's own regions (lane-<key>-column-<id>-…).
         "lane": {"key": lane_key} if lane_key else None,
         "cell": column,
+        "focus_id": None,
     }
     if not request.htmx:  # "Show more" followed as a link: the column's next page, as a page
-        return render(request, "boards/column_page.html", {**context, "cards": cards, "oob": False, "focus": False})
+        return render(
+            request,
+            "boards/column_page.html",
+            {**context, "cards": cards, "oob": False, "focus": False, "focus_id": None},
+        )
     cards_html = mark_safe("".join(fragments.part("card", {**context, "task": task}) for task in cards))  # noqa: S308
     if lane_key:
         more = fragments.part("cell_more", context)
@@ -586,7 +592,9 @@ def card_move(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpR
     if board_filter.lanes:
         # A grouped board: the card, its lane and cell counts and the columns' counts, exact, in
         # one region (the board's lanes as a reload shows them).
-        context = {**_board_context(project, board_filter), "focus": data["via"] == "menu"}
+        context = _board_context(project, board_filter)
+        # A move from the card's menu keeps the keyboard on that card (data-focus on it alone).
+        context["focus_id"] = task.pk if data["via"] == "menu" else None
         return _fragments(
             render_to_string("boards/board.html#columns", {**context, "region_oob": True}),
             *_board_effects(project, [], board_filter),

@@ -11,6 +11,7 @@ from boards import services
 from boards.models import Membership, Task
 from tests.factories import ApplicationFactory, MembershipFactory, make_project
 from tests.support.helpers import assert_counts_exact
+from tests.e2e.test_theme import serious_violations
 from tests.support.live_support import session_cookie
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
@@ -147,6 +148,16 @@ def test_drag_between_assignee_lanes_reassigns_and_a_second_browser_sees_it(boar
     assert (task.assignee_id, task.task_status_id, task.version) == (ben.pk, active.pk, moved.version + 1)
     assert_counts_exact(project)
 
+    # A new card (no assignee filter: nobody's) shows in "No assignee" at once; the keyboard stays
+    # in the title field for the next one.
+    field = mine.locator(f"#new-card-{todo.pk}")
+    field.fill("Call the printer")
+    field.press("Enter")
+    expect(cell(mine, "none", todo).get_by_text("Call the printer")).to_be_visible()
+    expect(lane_count(mine, "none")).to_have_text("3")
+    expect(mine.locator(f"#new-card-{todo.pk}")).to_be_focused()
+    expect(cell(theirs, "none", todo).get_by_text("Call the printer")).to_be_visible()
+
     # A lane collapses, and stays collapsed after a reload.
     mine.locator(f"#lane-{ben.pk} > summary").click()
     expect(cell(mine, ben.pk, active)).to_be_hidden()
@@ -202,6 +213,8 @@ def test_label_and_priority_lanes_drag_and_keyboard(board, server, browser, scre
     path = screenshot_path("screenshots/lanes-priority-light-1440x900.png")
     page.screenshot(path=path, caret="initial")
     assert_counts_exact(project)
+    # The grouped board passes axe-core's WCAG 2 AA checks, as the plain one does (test_theme).
+    assert serious_violations(page) == []
     page.context.close()
     assert errors == []
 

@@ -213,6 +213,24 @@ class TestQueryCount:
         assert len(lane_keys(html)) == (5 if kind == "priority" else 11)
 
 
+    def test_a_grouped_move_costs_the_same_at_10_and_1000_cards(self, owner_client, project, columns, owner, ben):
+        def move_one() -> int:
+            task = Task.objects.filter(project=project, assignee=owner).order_by("position").first()
+            url = reverse("card_move", args=[project.pk, task.pk])
+            data = {"status_id": columns["active"].pk, "lanes": "assignee", "lane": ben.pk, "version": task.version}
+            with CaptureQueriesContext(connection) as captured:
+                assert owner_client.post(url, data, headers=HX).status_code == 200
+            return len(captured)
+
+        for column in columns.values():
+            add_tasks(project, column, 2, assignee=owner)
+        small = move_one()
+        for column in columns.values():
+            add_tasks(project, column, 98, assignee=owner)
+            add_tasks(project, column, 100, assignee=ben)
+        assert small == move_one()
+
+
 class TestDragBetweenLanes:
     def move(self, client, project, task, **data):
         data.setdefault("status_id", task.task_status_id)
@@ -316,6 +334,15 @@ class TestDragBetweenLanes:
         assert response.status_code == 200
         order = list(Task.objects.filter(task_status=todo).order_by("position").values_list("pk", flat=True))
         assert order == [ana2.pk, ben1.pk, ana1.pk]
+
+    def test_a_menu_move_keeps_the_keyboard_on_that_card_alone(self, owner_client, project, columns, owner):
+        add_tasks(project, columns["todo"], 3, assignee=owner)
+        task = Task.objects.filter(project=project).order_by("position").last()
+        response = self.move(owner_client, project, task, lanes="assignee", via="menu", status_id=columns["done"].pk)
+        fragment = response.content.decode()
+        assert fragment.count("data-focus") == 1
+        assert re.search(rf'id="card-{task.pk}-title"><a [^>]*data-focus', fragment)
+        assert cards_in_cell(fragment, owner.pk, columns["done"]) == [task.pk]
 
     def test_a_label_drop_replaces_the_lane_label(self, owner_client, project, columns, labels):
         bug, docs, ui = labels["Bug"], labels["Docs"], labels["UI"]
