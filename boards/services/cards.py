@@ -295,11 +295,16 @@ def move_task(
             task.version += 1
             fields += [*edits, "version"]
         _save_locked(task, state, update_fields=fields)
-        events = []
-        if column.pk != from_status.pk or not edits:
-            events.append(history.record_moved(task, actor=actor, from_status=from_status, to_status=column))
         if edits:
-            events.append(history.record_edited(task, actor=actor, changes=planning_edits(project, task, edits)))
+            events = history.record_moved_and_edited(
+                task,
+                actor=actor,
+                from_status=from_status,
+                to_status=column,
+                changes=planning_edits(project, task, edits),
+            )
+        else:
+            events = [history.record_moved(task, actor=actor, from_status=from_status, to_status=column)]
         live.publish_on_commit(project_id=project.pk, task_ids=[task.pk], column_ids=[from_status.pk], events=events)
     task.from_status_id, task.previous_id = from_status.pk, previous_id
     task.lane_edits = edits

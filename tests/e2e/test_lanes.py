@@ -9,9 +9,9 @@ from playwright.sync_api import expect
 
 from boards import services
 from boards.models import Membership, Task
+from tests.e2e.test_theme import serious_violations
 from tests.factories import ApplicationFactory, MembershipFactory, make_project
 from tests.support.helpers import assert_counts_exact
-from tests.e2e.test_theme import serious_violations
 from tests.support.live_support import session_cookie
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]

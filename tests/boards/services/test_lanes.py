@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from boards import queries, services
+from boards import queries, services, signals
 from boards.models import Label, Membership, Task, TaskEvent
 from tests.factories import MembershipFactory
 from tests.support.helpers import assert_counts_exact
@@ -43,6 +43,12 @@ def recount_matches() -> None:
 class TestMoveIntoALane:
     def test_assignee_and_column_in_one_write_with_two_events(self, project, columns, owner, ben):
         task = create(project, columns["todo"], owner, assignee=owner)
+        recorded = []
+
+        def heard(sender, **kwargs):
+            recorded.append((kwargs["first_seq"], kwargs["last_seq"]))
+
+        signals.events_recorded.connect(heard)
         with CaptureQueriesContext(connection) as captured:
             moved = services.move_task(
                 project=project,
@@ -64,6 +70,12 @@ class TestMoveIntoALane:
         events = list(TaskEvent.objects.filter(task_id=task.pk).order_by("seq").values_list("kind", "data"))
         assert [kind for kind, _ in events] == ["created", "moved", "edited"]
         assert events[2][1]["assignee_id"] == {"from": owner.pk, "to": ben.pk}
+        # Both events numbered together: one change for the log's consumers (one fan-out job).
+        signals.events_recorded.disconnect(heard)
+        seqs = list(
+            TaskEvent.objects.filter(task_id=task.pk, kind__in=["moved", "edited"]).values_list("seq", flat=True)
+        )
+        assert recorded == [(min(seqs), max(seqs))] and max(seqs) == min(seqs) + 1
         assert_counts_exact(project)
         recount_matches()
 
