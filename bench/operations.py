@@ -106,7 +106,8 @@ def run(sizes) -> Section:
         equal = len({tuple(v) for v in counts_by_size.values()}) == 1
         most = max(q for c in counts_by_size.values() for q in c)
         section.check(f"{op}: same queries at every size", equal, str(counts_by_size))
-        section.check(f"{op}: <= 10 queries", most <= 10, f"{most} queries")
+        # Round one's target was 10; each write now also queues its fan-out job (jobs.receivers).
+        section.check(f"{op}: <= 11 queries", most <= 11, f"{most} queries")
         p50 = p50s[op][largest]
         section.check(f"{op}: p50 under 10 ms at {largest:,} tasks", p50 < 10, f"{ms(p50)} ms")
     section.notes.append(

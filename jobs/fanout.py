@@ -8,10 +8,11 @@ are idempotent: what they write is keyed by the event.
 from collections.abc import Callable, Sequence
 
 from boards.models import TaskEvent
+from webhooks.services import queue_deliveries
 
 Consumer = Callable[[Sequence[TaskEvent]], None]
 
-CONSUMERS: tuple[Consumer, ...] = ()
+CONSUMERS: tuple[Consumer, ...] = (queue_deliveries,)
 
 
 def events_between(project_id: int, first_seq: int, last_seq: int) -> list[TaskEvent]:

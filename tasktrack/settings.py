@@ -108,6 +108,8 @@ INSTALLED_APPS = [
     "boards",
     "aggregates",
     "jobs",
+    "webhooks",
+    "imports",
     "procrastinate.contrib.django",
     "axes",
     "csp",
@@ -311,6 +313,9 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 DATA_UPLOAD_MAX_NUMBER_FILES = 10
+# Board imports (imports/): the largest file taken, and the most cards one import may hold.
+IMPORT_MAX_BYTES = int(os.environ.get("IMPORT_MAX_BYTES", str(50 * 1024 * 1024)))
+IMPORT_MAX_CARDS = int(os.environ.get("IMPORT_MAX_CARDS", "50000"))
 AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
 if AWS_STORAGE_BUCKET_NAME:
     # Credentials come from boto3's own chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a
@@ -389,6 +394,17 @@ LOGGING = {
 # The queue (procrastinate, in this database). Workers: `python manage.py procrastinate worker`;
 # jobs that succeeded are deleted, failed ones stay for the admin to see.
 PROCRASTINATE_WORKER_DEFAULTS = {"delete_jobs": "successful"}
+
+# Webhooks (webhooks/): deliveries to loopback, link-local, private and other non-global addresses
+# are refused (server-side request forgery) unless this is on, for an instance whose receivers
+# live on its own network. Failed deliveries are retried with growing pauses (the first after
+# WEBHOOKS_RETRY_FIRST_WAIT seconds, each at most WEBHOOKS_RETRY_MAX_WAIT) for WEBHOOKS_RETRY_FOR
+# seconds; a webhook whose last WEBHOOKS_DISABLE_AFTER deliveries all failed is switched off.
+WEBHOOKS_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOKS_ALLOW_PRIVATE_NETWORKS", False)
+WEBHOOKS_RETRY_FIRST_WAIT = int(os.environ.get("WEBHOOKS_RETRY_FIRST_WAIT", "30"))
+WEBHOOKS_RETRY_MAX_WAIT = int(os.environ.get("WEBHOOKS_RETRY_MAX_WAIT", str(4 * 3600)))
+WEBHOOKS_RETRY_FOR = int(os.environ.get("WEBHOOKS_RETRY_FOR", str(24 * 3600)))
+WEBHOOKS_DISABLE_AFTER = int(os.environ.get("WEBHOOKS_DISABLE_AFTER", "20"))
 
 # Who may create an account: "open" (anyone), "invitation" (only through a workspace
 # invitation link; the default), or "closed" (only `createsuperuser` and the admin).

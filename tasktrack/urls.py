@@ -10,4 +10,6 @@ urlpatterns = [
     path("", include("accounts.urls")),  # sign-up, log-out (POST only), account pages
     path("admin/", admin.site.urls),
     path("", include("boards.urls")),
+    path("", include("webhooks.urls")),
+    path("", include("imports.urls")),  # after boards.urls, which registers the `id` converter
 ]

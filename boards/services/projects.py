@@ -3,6 +3,7 @@ unarchive, move to another workspace, delete (with everything under it). Each is
 workspace's history (services.workspace_log)."""
 
 import re
+from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -20,11 +21,14 @@ from boards.models import (
     Project,
     Task,
     TaskEvent,
+    TaskStatus,
     WorkspaceEvent,
 )
 from boards.queries import ReadOnly, refuse_archived
 from boards.services import attachments, workspace_log
 from boards.services.base import retry_on_deadlock, unique_or_refused
+from boards.services.columns import _clean_column
+from boards.signals import columns_changed
 
 Kind = WorkspaceEvent.Kind
 NAME_MAX = Project._meta.get_field("name").max_length
@@ -73,8 +77,11 @@ def _locked(project: Project) -> Project:
     return locked
 
 
-def create_project(*, application: Application, name: str, key: str, actor=None) -> Project:
-    """A project with the five default columns and its counts row."""
+def create_project(
+    *, application: Application, name: str, key: str, actor=None, columns: Sequence[tuple[str, str]] = ()
+) -> Project:
+    """A project with its counts row and the five default columns, or `columns` ((name, category)
+    pairs, left to right; an import's lists) instead of them."""
     errors = {}
     try:
         name = clean_project_name(name)
@@ -89,8 +96,22 @@ def create_project(*, application: Application, name: str, key: str, actor=None)
     with transaction.atomic(), unique_or_refused({"project_unique_key": {"key": f"{key} is taken in this workspace."}}):
         project = Project(application=application, name=name, key=key)
         project.save()
+        if columns:
+            _replace_columns(project, columns)
         workspace_log.record(application, Kind.PROJECT_CREATED, actor, subject_name=str(project), project_id=project.pk)
     return project
+
+
+def _replace_columns(project: Project, columns: Sequence[tuple[str, str]]) -> None:
+    """The new project's columns instead of the default ones. Call inside atomic(), before any card."""
+    cleaned = [_clean_column(project, name=name, category=category, wip_limit=None) for name, category in columns]
+    if len({column["name"].lower() for column in cleaned}) < len(cleaned):
+        raise ValidationError("Two columns of the new board have the same name.")
+    TaskStatus.objects.filter(project=project).delete()  # a new project: no card holds them
+    TaskStatus.objects.bulk_create(
+        TaskStatus(project=project, position=index, **fields) for index, fields in enumerate(cleaned)
+    )
+    columns_changed.send(sender=Project, project_id=project.pk)
 
 
 def rename_project(*, project: Project, name: str, actor=None) -> Project:

@@ -63,8 +63,8 @@ class TestFirstWrite:
     # savepoint, column share lock + has row + edge ranks (boards.services.locks), GROUP BY (cache get
     # and set are not queries), insert row, its derived status, insert task, counts delta with
     # the derived status, event sequence with the event (boards.history), release savepoint, and
-    # the card's number (boards.history.take_card_numbers).
-    QUERIES = 10
+    # the card's number (boards.history.take_card_numbers), the event's queued job (jobs.receivers).
+    QUERIES = 11
 
     def test_exact_with_one_group_by(self, rowless, columns, owner, django_assert_num_queries):
         with django_assert_num_queries(self.QUERIES) as captured:

@@ -219,11 +219,13 @@ class TestViews:
 
 def test_add_and_remove_cost_a_fixed_number_of_queries(project, task, django_assert_num_queries):
     # The card's read, then in the transaction: its lock, the INSERT, the card's UPDATE, the event
-    # (+2: the savepoint and release that the test's transaction turns BEGIN and COMMIT into).
-    with django_assert_num_queries(7):
-        attachment = services.add_attachment(project=project, task_id=task.pk, upload=upload())
-    # Where the file is, then: the card's lock, the attachment, its DELETE, the card's UPDATE, the event.
+    # and its queued job (+2: the savepoint and release that the test's transaction turns BEGIN and
+    # COMMIT into).
     with django_assert_num_queries(8):
+        attachment = services.add_attachment(project=project, task_id=task.pk, upload=upload())
+    # Where the file is, then: the card's lock, the attachment, its DELETE, the card's UPDATE, the
+    # event and its job.
+    with django_assert_num_queries(9):
         services.remove_attachment(project=project, attachment_id=attachment.pk)
 
 

@@ -57,6 +57,17 @@ class TestQueuedWithTheChange:
         assert fan_out_args() == []  # ...and gone with it
         assert not TaskEvent.objects.filter(project=project).exists()
 
+    def test_inside_a_worker_the_job_still_goes_with_the_change(self, project, columns, editor):
+        """In a worker procrastinate's app writes through the worker's own pool: a change made by a
+        job (an import) must still queue its job on its own connection, inside its transaction."""
+        with app.replace_connector(app.connector.get_worker_connector()):
+            with pytest.raises(Boom), transaction.atomic():
+                services.create_task(project=project, status_id=columns["todo"].pk, title="Gone", reporter=editor)
+                raise Boom
+            assert fan_out_args() == []
+            services.create_task(project=project, status_id=columns["todo"].pk, title="Kept", reporter=editor)
+        assert len(fan_out_args()) == 1
+
 
 class TestTheWorker:
     def test_a_worker_hands_the_events_to_every_consumer(self, project, columns, editor, monkeypatch):

@@ -91,7 +91,7 @@ class TestToggle:
 
 
 def test_a_tick_costs_a_fixed_number_of_queries(project, card, django_assert_num_queries):
-    # The locked read, the UPDATE (with the counts), the history event; and the savepoint and its
-    # release that the test's own transaction turns BEGIN and COMMIT into.
-    with django_assert_num_queries(5):
+    # The locked read, the UPDATE (with the counts), the history event and its queued job; and the
+    # savepoint and its release that the test's own transaction turns BEGIN and COMMIT into.
+    with django_assert_num_queries(6):
         services.toggle_checklist_item(project=project, task_id=card.pk, version=card.version, index=0, done=True)

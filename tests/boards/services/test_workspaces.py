@@ -280,3 +280,26 @@ class TestMove:
     def test_the_same_workspace_is_refused(self, project, owner):
         with pytest.raises(ValidationError, match="already in that workspace"):
             services.move_project(project=project, target=project.application, actor=owner)
+
+
+class TestCreateProjectWithColumns:
+    def test_the_given_columns_replace_the_default_ones(self, application, owner):
+        columns = [("Ideas", "todo"), ("Building", "active"), ("Shipped", "done")]
+        project = services.create_project(application=application, name="Imp", key="IMP", actor=owner, columns=columns)
+        assert list(project.task_statuses.order_by("position").values_list("name", "category", "position")) == [
+            ("Ideas", "todo", 0),
+            ("Building", "active", 1),
+            ("Shipped", "done", 2),
+        ]
+        project.refresh_from_db()
+        assert project.derived_status.name == "Ideas"  # no cards: todo, its first column
+        assert ProjectTaskStatusAgg.objects.get(project=project).total_tasks == 0
+
+    @pytest.mark.parametrize(
+        "columns",
+        [[("Done", "done"), ("done", "done")], [("", "todo")], [("Later", "someday")]],
+    )
+    def test_bad_columns_create_nothing(self, application, owner, columns):
+        with pytest.raises(ValidationError):
+            services.create_project(application=application, name="Imp", key="IMP", actor=owner, columns=columns)
+        assert not application.projects.exists()

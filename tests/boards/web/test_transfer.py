@@ -96,6 +96,7 @@ def test_hostile_project_values(owner_client, task, value):
 
 def test_query_count_of_a_move_is_pinned(owner_client, task, ops, django_assert_num_queries):
     # Session, user, both projects, the move's locks and writes, the new detail (with its comments and
-    # attachments) and the old board's counts: the same whatever the projects hold.
-    with django_assert_num_queries(28):
+    # attachments) and the old board's counts, the jobs queued for the events in both projects: the
+    # same whatever the projects hold.
+    with django_assert_num_queries(30):
         owner_client.post(move_url(task), {"project": ops.pk, "context": "dialog"}, headers=HX)
