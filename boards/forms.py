@@ -131,6 +131,11 @@ class FilterFields(StrictForm):
         choices=[("", ""), *((sort, sort) for sort in queries.SORTS)],
         error_messages={"invalid_choice": "Sort by due date or priority (or by rank)."},
     )
+    lanes = forms.ChoiceField(
+        required=False,
+        choices=[("", ""), *((kind, kind) for kind in queries.LANE_KINDS)],
+        error_messages={"invalid_choice": "Group the board by assignee, label or priority (or not at all)."},
+    )
 
     def clean_q(self) -> str:
         return " ".join(self.cleaned_data["q"].split())[:200]
@@ -164,6 +169,7 @@ class FilterFields(StrictForm):
             due=data.get("due") or "",
             priority=int(priority) if priority else None,
             sort=data.get("sort") or "",
+            lanes=data.get("lanes") or "",
             me=getattr(user, "pk", None),
         )
 
@@ -181,8 +187,41 @@ class HomeForm(StrictForm):
     page = StrictIntegerField(required=False, min_value=0)
 
 
+class LaneField(forms.CharField):
+    """A lane of a grouped board as the page names it: "none", or a member's, label's or
+    priority's id in ASCII digits."""
+
+    default_error_messages = {"invalid": "That is not a lane of this board."}
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in ("", queries.NO_LANE):
+            return value
+        if parse_id(value, low=0) is None:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return value
+
+
+def _lane_needs_grouping(form, cleaned: dict) -> None:
+    if cleaned.get("lane") and not cleaned.get("lanes") and "lanes" not in form.errors:
+        form.add_error("lane", "A lane needs the board grouped (lanes=assignee, label or priority).")
+    lane = cleaned.get("lane")
+    if (
+        cleaned.get("lanes") == "priority"
+        and lane not in ("", queries.NO_LANE, None)
+        and int(lane) not in Priority.values
+    ):
+        form.add_error("lane", "Pick a priority lane: low, medium, high, urgent or none.")
+
+
 class ColumnPageForm(FilterFields):
     after = forms.CharField(strip=False)
+    lane = LaneField(required=False, strip=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        _lane_needs_grouping(self, cleaned)
+        return cleaned
 
     def clean_after(self) -> tuple[float, int] | int:
         value = self.cleaned_data["after"]
@@ -342,11 +381,18 @@ class CardMoveForm(FilterFields):
     before_id = StrictIntegerField(required=False, min_value=0, error_messages={"invalid": NEIGHBOURS})
     direction = forms.ChoiceField(required=False, choices=[("up", "up"), ("down", "down")])
     via = forms.CharField(required=False)
+    # A grouped board's drop into another lane: the lane ("none" or an id) whose assignee, label or
+    # priority the card takes, and the card's version as the page showed it (a stale one is refused).
+    lane = LaneField(required=False, strip=False)
+    version = StrictIntegerField(required=False, min_value=0)
 
     def clean(self):
         cleaned = super().clean()
         if not cleaned.get("direction") and cleaned.get("status_id") is None and "status_id" not in self.errors:
             self.add_error("status_id", "That column is not on this board (it may have been deleted).")
+        _lane_needs_grouping(self, cleaned)
+        if cleaned.get("lane") and cleaned.get("direction"):
+            self.add_error("lane", "Move a card up or down, or to another lane, not both at once.")
         return cleaned
 
 

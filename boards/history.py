@@ -218,14 +218,31 @@ def record_bulk_created(tasks: Sequence[Task], statuses: dict[int, TaskStatus], 
     return _save([event for event, _ in pairs])
 
 
-def record_edited(task: Task, *, actor=None, changes: dict) -> TaskEvent:
-    """Text or assignee changed; `changes` maps a field to its (old, new) values."""
+def _edited(task: Task, actor, changes: dict) -> TaskEvent:
     data = {"fields": sorted(changes)}
     for field, (old, new) in changes.items():
         # Descriptions can be long: the log keeps only that they changed.
         if field != "description":
             data[field] = {"from": old, "to": new}
-    return _save([_event(task, Kind.EDITED, actor, data)])[0]
+    return _event(task, Kind.EDITED, actor, data)
+
+
+def record_edited(task: Task, *, actor=None, changes: dict) -> TaskEvent:
+    """Text or assignee changed; `changes` maps a field to its (old, new) values."""
+    return _save([_edited(task, actor, changes)])[0]
+
+
+def record_moved_and_edited(
+    task: Task, *, actor=None, from_status: TaskStatus, to_status: TaskStatus, changes: dict
+) -> list[TaskEvent]:
+    """A move that also changed the card (a drop into another lane of a grouped board): its `moved`
+    event when the column changed, then its `edited` one, numbered together as one change."""
+    pairs = []
+    if from_status.pk != to_status.pk:
+        pairs.append((_moved(task, actor, from_status, to_status), task))
+    pairs.append((_edited(task, actor, changes), task))
+    _mark_arrivals(pairs)
+    return _save([event for event, _ in pairs])
 
 
 def _moved(task: Task, actor, from_status: TaskStatus, to_status: TaskStatus) -> TaskEvent:

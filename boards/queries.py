@@ -4,6 +4,7 @@ One helper fetches an object and checks the user's access in one step (get_proje
 by the views and the consumer. Reads only: nothing here writes or locks (services.locks does).
 """
 
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import BigIntegerField, Case, Count, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Lower
 from django.http import Http404
 from django.utils import timezone
@@ -28,6 +29,7 @@ from boards.models import (
     Label,
     Membership,
     Mention,
+    Priority,
     Project,
     Task,
     TaskStatus,
@@ -238,6 +240,7 @@ def present_members(project_id: int, user_ids: Sequence[int]) -> dict:
 LABEL_MODES = ("any", "all")
 DUE_CHOICES = ("overdue", "week", "none")
 SORTS = ("due", "priority")
+LANE_KINDS = ("assignee", "label", "priority")  # what a grouped board's lanes are (issue 16, item 11)
 DUE_WEEK_DAYS = 7  # "due this week": today and the six days after it, in the viewer's time zone
 
 
@@ -264,6 +267,8 @@ class BoardFilter:
     priority: int | None = None  # at least this priority (1 low .. 4 urgent)
     # Not a filter: the order within columns (ranks stay as they are). "" is by rank.
     sort: str = ""
+    # Not a filter either: the board grouped into lanes by "assignee", "label" or "priority" ("" none).
+    lanes: str = ""
     me: int | None = None  # the viewer, for assignee "me"
 
     def __bool__(self) -> bool:
@@ -273,7 +278,7 @@ class BoardFilter:
     @property
     def changes_view(self) -> bool:
         """Whether the page differs from the plain board: live fragments then resync it instead."""
-        return bool(self) or bool(self.sort)
+        return bool(self) or bool(self.sort) or bool(self.lanes)
 
     def q_object(self, now=None) -> Q:
         condition = Q()
@@ -333,6 +338,8 @@ class BoardFilter:
             params.append(("priority", str(self.priority)))
         if self.sort:
             params.append(("sort", self.sort))
+        if self.lanes:
+            params.append(("lanes", self.lanes))
         return params
 
     def query_string(self) -> str:
@@ -360,21 +367,38 @@ def column_ids(project: Project) -> list[int]:
     return list(TaskStatus.objects.filter(project=project).order_by("position", "pk").values_list("pk", flat=True))
 
 
+def _first_pages_query(project_id, column_ids: Sequence, condition: Q | None = None, order=("position", "pk")):
+    pages = [
+        Task.objects.for_board()
+        .filter(condition or Q(), project_id=project_id, task_status_id=column_id)
+        .order_by(*order)[: PAGE_SIZE + 1]
+        for column_id in column_ids
+    ]
+    return pages[0].union(*pages[1:], all=True) if len(pages) > 1 else pages[0]
+
+
+@functools.lru_cache(maxsize=64)
+def _plain_first_pages(columns: int) -> CompiledRead:
+    """first_pages of an unfiltered board by rank, compiled once per number of columns: the ORM's
+    compiling of a five-part UNION cost more than PostgreSQL's answer (boards.compiled)."""
+    names = [f"column_{index}" for index in range(columns)]
+    return CompiledRead(
+        lambda project_id, **ids: _first_pages_query(project_id, [ids[name] for name in names]), "project_id", *names
+    )
+
+
 def first_pages(project: Project, board_filter: BoardFilter, columns: Sequence[TaskStatus]) -> list[Task]:
     """The first PAGE_SIZE + 1 live cards of every column, in one query whatever the board's size:
     one index range scan per column (task_board_live), never the whole project. With a sort, each
     column's cards in that order (board_filter.sort_key), else by rank."""
-    condition = board_filter.q_object()
-    order = board_filter.order_by()
-    pages = [
-        Task.objects.for_board()
-        .filter(condition, project_id=project.pk, task_status_id=column.pk)
-        .order_by(*order)[: PAGE_SIZE + 1]
-        for column in columns
-    ]
-    if not pages:
+    if not columns:
         return []
-    tasks = list(pages[0].union(*pages[1:], all=True)) if len(pages) > 1 else list(pages[0])
+    column_ids = [column.pk for column in columns]
+    if board_filter.changes_view:
+        tasks = list(_first_pages_query(project.pk, column_ids, board_filter.q_object(), board_filter.order_by()))
+    else:
+        ids = {f"column_{index}": column_id for index, column_id in enumerate(column_ids)}
+        tasks = _plain_first_pages(len(column_ids))(project_id=project.pk, **ids)
     return sorted(tasks, key=lambda task: (task.task_status_id, board_filter.sort_key(task)))
 
 
@@ -562,7 +586,9 @@ def card_on_board(project_id: int, task_id: int) -> bool:
 def card_spot(project: Project, task_id: int) -> Task | None:
     """Where a card is now (its column, rank and archived state), for the moves that name no neighbours."""
     return (
-        Task.objects.only("pk", "position", "task_status_id", "archived_at").filter(pk=task_id, project=project).first()
+        Task.objects.only("pk", "position", "task_status_id", "archived_at", "assignee_id", "priority", "label_ids")
+        .filter(pk=task_id, project=project)
+        .first()
     )
 
 
@@ -738,3 +764,225 @@ def mention_candidates(project: Project, prefix: str, limit: int = MENTION_CANDI
         .select_related("profile")
         .order_by("username")[:limit]
     )
+
+
+# -- swimlanes (issue 16, item 11) --------------------------------------------------------------
+
+NO_LANE = "none"  # the key of the lane of cards with no assignee, no label or no priority
+LANE_PAGE_SIZE = 20  # cards per lane and column before "Show more": a grouped board has many cells
+PRIORITY_LANES = (4, 3, 2, 1, 0)  # urgent first, "No priority" last
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """How a grouped board splits each column into lanes: by assignee, label or priority.
+
+    Every live card is in exactly one lane, so the lanes of a column add up to the column and a
+    WIP limit counts each card once. A card with several labels sits in the lane of its first
+    label in the project's label order (by name, as its face shows its chips): `label_order`, the
+    project's label ids in that order. The rule is written once, as SQL (expression()); key_of()
+    is its Python counterpart for a card already read, and tests hold the two equal.
+    """
+
+    kind: str
+    label_order: tuple[int, ...] = ()
+
+    def expression(self):
+        """The lane of a card as an SQL expression: the assignee's id, the priority (0 for none),
+        or the first of its labels in label_order (NULL for none)."""
+        if self.kind == "assignee":
+            return F("assignee_id")
+        if self.kind == "priority":
+            return F("priority")
+        if not self.label_order:
+            return Value(None, output_field=BigIntegerField())
+        whens = [When(label_ids__contains=[pk], then=Value(pk)) for pk in self.label_order]
+        return Case(*whens, default=Value(None), output_field=BigIntegerField())
+
+    def key_of(self, task: Task) -> int | None:
+        """expression() for a card in memory: its lane's value (None: no assignee or no label)."""
+        if self.kind == "assignee":
+            return task.assignee_id
+        if self.kind == "priority":
+            return task.priority
+        carried = set(task.label_ids or ())
+        return next((pk for pk in self.label_order if pk in carried), None)
+
+    def none_value(self) -> int | None:
+        """The value of the "No …" lane: no assignee, no label, priority 0."""
+        return 0 if self.kind == "priority" else None
+
+    def value(self, key: str) -> int | None:
+        """A lane key as the page writes it ("none" or digits) as the lane's value."""
+        return self.none_value() if key == NO_LANE else int(key)
+
+    def cards(self, queryset, value):
+        """The cards of `queryset` in the lane whose value is `value`."""
+        queryset = queryset.alias(lane=self.expression())
+        return queryset.filter(lane__isnull=True) if value is None else queryset.filter(lane=value)
+
+
+def grouping(kind: str, labels: dict[int, Label]) -> Grouping:
+    """The board's grouping; `labels` the project's labels by id (labels_of)."""
+    order = sorted(labels.values(), key=lambda label: (label.name.lower(), label.pk))
+    return Grouping(kind=kind, label_order=tuple(label.pk for label in order))
+
+
+@dataclass
+class Cell:
+    """A lane's cards of one column: the first page, the count (filter applied) and the cursor."""
+
+    column: TaskStatus
+    count: int = 0
+    cards: list = None
+    has_more: bool = False
+    cursor: str = ""
+
+    @property
+    def pk(self) -> int:  # the column's id: what the moves and the keyboard read (data-status)
+        return self.column.pk
+
+
+@dataclass
+class Lane:
+    key: str  # "none" or the value's digits: the lane's ids in the page (lane-<key>-…)
+    value: int | None
+    name: str
+    count: int = 0
+    user: object = None  # assignee lanes: the person (None for "No assignee")
+    label: Label | None = None  # label lanes
+    priority: int | None = None  # priority lanes
+    former: bool = False  # an assignee who is no longer a member of the workspace
+    cells: list = None
+
+
+def lane_counts(project: Project, board_filter: BoardFilter, rule: Grouping) -> dict[tuple[int | None, int], int]:
+    """Live cards matching the filter per (lane value, column id): one GROUP BY, never the cards."""
+    rows = (
+        Task.objects.live()
+        .filter(board_filter.q_object(), project_id=project.pk)
+        .annotate(lane=rule.expression())
+        .values_list("lane", "task_status_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {(lane, status_id): n for lane, status_id, n in rows}
+
+
+def _lane_shown(rule: Grouping, board_filter: BoardFilter, value) -> bool:
+    """Whether an empty lane is still worth showing, as a place to drop cards: the "No …" lane
+    and each priority, unless the filter hides every card it could hold."""
+    if rule.kind == "assignee":
+        return value is None and board_filter.assignee in ("", NO_LANE)
+    if rule.kind == "label":
+        return value is None and not board_filter.labels
+    return not board_filter.priority or (value and value >= board_filter.priority)
+
+
+def board_lanes(
+    project: Project,
+    board_filter: BoardFilter,
+    columns: Sequence[TaskStatus],
+    *,
+    labels: dict[int, Label],
+    members: Sequence,
+) -> list[Lane]:
+    """The grouped board: its lanes in order, each with its count and one Cell per column (first
+    page, count, cursor). Two queries whatever the number of cards or lanes (the counts, then every
+    cell's first page), three when a lane's assignee has left the workspace."""
+    rule = grouping(board_filter.lanes, labels)
+    counts = lane_counts(project, board_filter, rule)
+    present = {lane for lane, _ in counts}
+    if rule.kind == "assignee":
+        people_by_id = {member.pk: member for member in members}
+        missing = [pk for pk in present if pk is not None and pk not in people_by_id]
+        former = set()
+        if missing:
+            former = set(missing)
+            people_by_id.update(User.objects.select_related("profile").in_bulk(missing))
+        assignees = sorted(
+            (people_by_id[pk] for pk in present if pk is not None and pk in people_by_id),
+            key=lambda user: (people.display_name(user).lower(), user.pk),
+        )
+        lanes = [
+            Lane(key=str(user.pk), value=user.pk, name=people.display_name(user), user=user, former=user.pk in former)
+            for user in assignees
+        ]
+        lanes.append(Lane(key=NO_LANE, value=None, name="No assignee"))
+    elif rule.kind == "label":
+        lanes = [
+            Lane(key=str(pk), value=pk, name=labels[pk].name, label=labels[pk])
+            for pk in rule.label_order
+            if pk in present
+        ]
+        lanes.append(Lane(key=NO_LANE, value=None, name="No label"))
+    else:
+        names = dict(Priority.choices)
+        lanes = [
+            Lane(
+                key=str(value) if value else NO_LANE,
+                value=value,
+                name=names[value] if value else "No priority",
+                priority=value,
+            )
+            for value in PRIORITY_LANES
+        ]
+    lanes = [lane for lane in lanes if lane.value in present or _lane_shown(rule, board_filter, lane.value)]
+    pages = _lane_pages(project, board_filter, rule, [lane.value for lane in lanes], columns)
+    for lane in lanes:
+        lane.cells = []
+        for column in columns:
+            cards = pages.get((lane.value, column.pk), [])
+            cell = Cell(column=column, count=counts.get((lane.value, column.pk), 0))
+            cell.has_more = len(cards) > LANE_PAGE_SIZE
+            cell.cards = cards[:LANE_PAGE_SIZE]
+            if cell.has_more:
+                cell.cursor = cursor(cell.cards[-1], board_filter, offset=LANE_PAGE_SIZE)
+            lane.cells.append(cell)
+        lane.count = sum(cell.count for cell in lane.cells)
+    return lanes
+
+
+def _lane_pages(project, board_filter, rule: Grouping, values, columns) -> dict[tuple, list[Task]]:
+    """The first LANE_PAGE_SIZE + 1 cards of every lane's cell, in one query (a UNION ALL of one
+    slice per cell, as first_pages), by (lane value, column id)."""
+    condition = board_filter.q_object()
+    order = board_filter.order_by()
+    base = Task.objects.for_board().filter(condition, project_id=project.pk)
+    slices = [
+        rule.cards(base.filter(task_status_id=column.pk), value).order_by(*order)[: LANE_PAGE_SIZE + 1]
+        for value in values
+        for column in columns
+    ]
+    if not slices:
+        return {}
+    tasks = list(slices[0].union(*slices[1:], all=True)) if len(slices) > 1 else list(slices[0])
+    pages: dict[tuple, list[Task]] = {}
+    for task in sorted(tasks, key=board_filter.sort_key):
+        pages.setdefault((rule.key_of(task), task.task_status_id), []).append(task)
+    return pages
+
+
+def lane_page(project: Project, column: TaskStatus, board_filter: BoardFilter, rule: Grouping, value, after) -> list:
+    """A lane's cards of one column after the cursor (as column_page), LANE_PAGE_SIZE + 1 of them."""
+    cards = rule.cards(
+        Task.objects.for_board().filter(board_filter.q_object(), project=project, task_status=column), value
+    )
+    if board_filter.sort:
+        offset = after if isinstance(after, int) else 0
+        return list(cards.order_by(*board_filter.order_by())[offset : offset + LANE_PAGE_SIZE + 1])
+    if isinstance(after, int):
+        return []
+    position, last_id = after
+    return list(cards.filter(Q(position__gt=position) | Q(position=position, pk__gt=last_id))[: LANE_PAGE_SIZE + 1])
+
+
+def lane_neighbour(project: Project, task: Task, rule: Grouping, *, above: bool) -> int | None:
+    """The id of the live card just above (or below) this one in its column and its lane, or None."""
+    cards = rule.cards(
+        Task.objects.live().filter(project=project, task_status_id=task.task_status_id).exclude(pk=task.pk),
+        rule.key_of(task),
+    )
+    if above:
+        return cards.filter(_above(task)).order_by("-position", "-pk").values_list("pk", flat=True).first()
+    return cards.exclude(_above(task)).order_by("position", "pk").values_list("pk", flat=True).first()

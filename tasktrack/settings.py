@@ -107,6 +107,9 @@ INSTALLED_APPS = [
     "accounts",
     "boards",
     "aggregates",
+    "api",
+    "rest_framework",
+    "drf_spectacular",
     "jobs",
     "webhooks",
     "imports",
@@ -259,6 +262,36 @@ AXES_USERNAME_CALLABLE = "tasktrack.login.username_of"
 AXES_LOCKOUT_CALLABLE = "tasktrack.login.locked_out"
 # The cache handler keeps no rows: axes' admin pages would only ever be empty.
 AXES_ENABLE_ADMIN = False
+
+# The REST API (api/, README "REST API"): JSON only, token or session, per-token rate limits
+# (requests a minute, reads and writes counted apart; over: 429 with Retry-After).
+API_RATE_READ = int(os.environ.get("API_RATE_READ", "1200"))
+API_RATE_WRITE = int(os.environ.get("API_RATE_WRITE", "600"))
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.TokenAuthentication",  # first: a 401 says "WWW-Authenticate: Bearer"
+        "rest_framework.authentication.SessionAuthentication",  # the browser: CSRF checked on writes
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.TokenScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttles.TokenRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.handle",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # JSON's numbers as numbers, dates as ISO 8601.
+    "COERCE_DECIMAL_TO_STRING": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tasktrack API",
+    "DESCRIPTION": "Workspaces, projects, columns, cards, comments, labels, members, events and counts. "
+    "Authenticate with `Authorization: Bearer tt_…` (a personal access token from your account page).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"CategoryEnum": "api.serializers.CATEGORIES", "RoleEnum": "api.serializers.ROLES"},
+}
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

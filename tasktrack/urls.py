@@ -9,6 +9,7 @@ urlpatterns = [
     path("login/", login.login, name="login"),
     path("", include("accounts.urls")),  # sign-up, log-out (POST only), account pages
     path("admin/", admin.site.urls),
+    path("", include("api.urls")),  # /api/v1/ (token or session) and the tokens page
     path("", include("boards.urls")),
     path("", include("webhooks.urls")),
     path("", include("imports.urls")),  # after boards.urls, which registers the `id` converter

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from boards import clock, history
+from boards import clock, history, queries
 from boards.live import events as live
 from boards.models import Label, Priority, Project, Task
 from boards.queries import refuse_archived
@@ -212,9 +212,52 @@ def _neighbour_id(value) -> int | None:
         raise ValidationError("The card's new neighbours are not valid ids.") from None
 
 
+def _lane_changes(project: Project, task: Task, lane: tuple[str, object]) -> dict:
+    """The fields a drop into another lane of a grouped board changes (queries.Grouping):
+
+    - assignee: the lane's member, or nobody;
+    - priority: the lane's priority (0: none);
+    - label: the card sits in the lane of its first label (by name); the drop replaces that label
+      with the lane's, keeping its other labels (a card in "No label" gains it). Dropped in "No
+      label", the card loses all its labels: it ends where it was dropped. When one of the labels
+      it keeps comes before the new one by name, the card then shows in that label's lane.
+    """
+    kind, value = lane
+    if kind == "assignee":
+        return {"assignee_id": getattr(value, "pk", value)}
+    if kind == "priority":
+        return clean_planning(priority=value)
+    if kind != "label":
+        raise ValidationError("Group the board by assignee, label or priority.")
+    if value is None:
+        return {"label_ids": []}
+    rule = queries.grouping("label", {label.pk: label for label in Label.objects.filter(project_id=project.pk)})
+    current = rule.key_of(task)
+    kept = [pk for pk in task.label_ids if pk != current]
+    return {"label_ids": project_label_ids(project, [*kept, value])}
+
+
 @retry_on_deadlock
-def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=None, actor=None) -> Task:
+def move_task(
+    *,
+    project: Project,
+    task_id,
+    status_id,
+    after_id=None,
+    before_id=None,
+    actor=None,
+    lane: tuple[str, object] | None = None,
+    version: int | None = None,
+) -> Task:
     """Move a card to a column, below `after_id` or above `before_id` (neither: the bottom).
+    `version`, when given (the REST API's clients, a drop into another lane), must be the card's:
+    checked under its lock.
+
+    On a grouped board a drop into another lane also sets what the lane stands for, in the same
+    transaction: `lane` is (kind, value), ("assignee", a member or None), ("label", a label id or
+    None) or ("priority", 0 to 4), see _lane_changes. Such a move is an edit: with `version` given,
+    it is refused (StaleVersion) when the card changed since the page showed it, and it gives the
+    card a new version. WIP limits count every card of the column, whatever its lane.
 
     The card comes back with `from_status_id`, its column before, and `previous_id`, the card
     now just above it (None: the top).
@@ -226,8 +269,20 @@ def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=
         task, column, state, read = _lock_card(
             project, task_id, status_id=status_id, after_id=after_id, before_id=before_id
         )
+        if version is not None and int(version) != task.version:
+            raise StaleVersion(
+                "Someone else changed this card after your board showed it: the board now shows it as it is."
+                if lane is not None
+                else "Someone else changed this card after you read it: read it again before moving it."
+            )
         if task.is_archived:
             raise ValidationError("This card is archived: unarchive it before moving it.")
+        edits = {}
+        if lane is not None:
+            changes = _lane_changes(project, task, lane)
+            edits = {
+                field: (getattr(task, field), new) for field, new in changes.items() if getattr(task, field) != new
+            }
         from_status = task.task_status
         if column.pk != from_status.pk:
             _check_wip(column)
@@ -235,10 +290,28 @@ def move_task(*, project: Project, task_id, status_id, after_id=None, before_id=
             column, after_id=after_id, before_id=before_id, moving_id=task.pk, read=read
         )
         task.task_status = column
-        _save_locked(task, state, update_fields=["task_status", "position", "updated_at"])
-        event = history.record_moved(task, actor=actor, from_status=from_status, to_status=column)
-        live.publish_on_commit(project_id=project.pk, task_ids=[task.pk], column_ids=[from_status.pk], events=[event])
+        fields = ["task_status", "position", "updated_at"]
+        if edits:
+            for field, (_, new) in edits.items():
+                setattr(task, field, new)
+            if "assignee_id" in edits:
+                task.assignee = lane[1]  # the card face shows them: no query to load them again
+            task.version += 1
+            fields += [*edits, "version"]
+        _save_locked(task, state, update_fields=fields)
+        if edits:
+            events = history.record_moved_and_edited(
+                task,
+                actor=actor,
+                from_status=from_status,
+                to_status=column,
+                changes=planning_edits(project, task, edits),
+            )
+        else:
+            events = [history.record_moved(task, actor=actor, from_status=from_status, to_status=column)]
+        live.publish_on_commit(project_id=project.pk, task_ids=[task.pk], column_ids=[from_status.pk], events=events)
     task.from_status_id, task.previous_id = from_status.pk, previous_id
+    task.lane_edits = edits
     return task
 
 

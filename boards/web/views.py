@@ -45,29 +45,45 @@ class HtmxHttpRequest(HttpRequest):
 def _board_context(project: Project, board_filter: BoardFilter) -> dict:
     columns = queries.columns_of(project)
     queries.annotate_counts(project, columns, board_filter)
-    by_column: dict[int, list[Task]] = {column.pk: [] for column in columns}
-    for task in queries.first_pages(project, board_filter, columns):
-        by_column.setdefault(task.task_status_id, []).append(task)
-    for column in columns:
-        cards = by_column[column.pk]
-        column.has_more = len(cards) > queries.PAGE_SIZE
-        column.cards = cards[: queries.PAGE_SIZE]
-        column.cursor = (
-            queries.cursor(column.cards[-1], board_filter, offset=queries.PAGE_SIZE) if column.has_more else ""
-        )
+    members = queries.members(project)
+    labels = queries.labels_of(project)
+    lanes = None
+    if board_filter.lanes:
+        # Grouped: each column's cards come in lane cells (queries.board_lanes), not column pages.
+        lanes = queries.board_lanes(project, board_filter, columns, labels=labels, members=members)
+    else:
+        by_column: dict[int, list[Task]] = {column.pk: [] for column in columns}
+        for task in queries.first_pages(project, board_filter, columns):
+            by_column.setdefault(task.task_status_id, []).append(task)
+        for column in columns:
+            cards = by_column[column.pk]
+            column.has_more = len(cards) > queries.PAGE_SIZE
+            column.cards = cards[: queries.PAGE_SIZE]
+            column.cursor = (
+                queries.cursor(column.cards[-1], board_filter, offset=queries.PAGE_SIZE) if column.has_more else ""
+            )
     return {
         "project": project,
         "columns": columns,
-        "members": queries.members(project),
+        "lanes": lanes,
+        "members": members,
         "filter": board_filter,
-        **_filter_choices(queries.labels_of(project)),
+        **_filter_choices(labels),
         "can_edit": can_edit(project),
         "is_owner": is_owner(project),
         # The card partial's switches, set: a missing variable costs the template engine an
         # exception per card, 250 times a page.
         "oob": False,
         "focus": False,
+        "focus_id": None,
     }
+
+
+def _shown_cards(context: dict) -> list[Task]:
+    """Every card the board page shows, grouped or not."""
+    if context["lanes"] is not None:
+        return [task for lane in context["lanes"] for cell in lane.cells for task in cell.cards]
+    return [task for column in context["columns"] for task in column.cards]
 
 
 def _filter_choices(labels: dict) -> dict:
@@ -304,14 +320,14 @@ def board(request: HtmxHttpRequest, project_id: int) -> HttpResponse:
     # then counts as unseen and the page catches up, never the other way round.
     live_seq = live.current_seq(project.pk)
     context = {**_board_context(project, board_filter), "live_seq": live_seq}
-    context["edit_locks"] = _edit_locks(context["columns"])
+    context["edit_locks"] = _edit_locks(_shown_cards(context))
     return render(request, "boards/board.html", context)
 
 
-def _edit_locks(columns) -> str:
+def _edit_locks(cards) -> str:
     """Who is editing the cards the page shows, as JSON for live.js ({task id: [user id, name]}):
     one Redis read, so a board opened mid-edit marks those cards before the next lock renewal."""
-    holders = presence.lock_holders([task.pk for column in columns for task in column.cards])
+    holders = presence.lock_holders([task.pk for task in cards])
     if not holders:
         return ""
     return json.dumps({str(pk): [str(state.holder_id), state.holder_name] for pk, state in holders.items()})
@@ -328,26 +344,43 @@ def column_more(request: HtmxHttpRequest, project_id: int, status_id: int) -> Ht
         raise Http404("No such column or page.")
     board_filter = form.board_filter(request.user)
     after = form.cleaned_data["after"]
-    cards = queries.column_page(project, column, board_filter, after)
-    column.has_more = len(cards) > queries.PAGE_SIZE
-    cards = cards[: queries.PAGE_SIZE]
+    labels = queries.labels_of(project)
+    lane_key = form.cleaned_data["lane"]
+    size = queries.LANE_PAGE_SIZE if lane_key else queries.PAGE_SIZE
+    if lane_key:
+        rule = queries.grouping(board_filter.lanes, labels)
+        cards = queries.lane_page(project, column, board_filter, rule, rule.value(lane_key), after)
+    else:
+        cards = queries.column_page(project, column, board_filter, after)
+    column.has_more = len(cards) > size
+    cards = cards[:size]
     shown = (after if isinstance(after, int) else 0) + len(cards)
     column.cursor = queries.cursor(cards[-1], board_filter, offset=shown) if column.has_more else ""
     context = {
         "project": project,
         "column": column,
         "columns": queries.columns_of(project),
-        "labels": queries.labels_of(project),
+        "labels": labels,
         "can_edit": can_edit(project),
         "filter": board_filter,
+        # A lane's cell pages as its column does, in the cell's own regions (lane-<key>-column-<id>-…).
+        "lane": {"key": lane_key} if lane_key else None,
+        "cell": column,
+        "focus_id": None,
     }
     if not request.htmx:  # "Show more" followed as a link: the column's next page, as a page
-        return render(request, "boards/column_page.html", {**context, "cards": cards, "oob": False, "focus": False})
+        return render(
+            request,
+            "boards/column_page.html",
+            {**context, "cards": cards, "oob": False, "focus": False, "focus_id": None},
+        )
     cards_html = mark_safe("".join(fragments.part("card", {**context, "task": task}) for task in cards))  # noqa: S308
-    more = fragments.part("column_more", context)
-    return _fragments(
-        more, format_html('<div hx-swap-oob="beforeend:#column-{}-cards">{}</div>', column.pk, cards_html)
-    )
+    if lane_key:
+        more = fragments.part("cell_more", context)
+        into = f"lane-{lane_key}-column-{column.pk}-cards"
+    else:
+        more, into = fragments.part("column_more", context), f"column-{column.pk}-cards"
+    return _fragments(more, format_html('<div hx-swap-oob="beforeend:#{}">{}</div>', into, cards_html))
 
 
 @require_GET
@@ -486,9 +519,10 @@ def _posted_planning(form) -> dict:
     }
 
 
-def _move_target(project: Project, task_id: int, data: dict) -> dict:
+def _move_target(project: Project, task_id: int, data: dict, board_filter: BoardFilter) -> dict:
     """The column and neighbours of a move: as drag and drop names them (after_id/before_id), or
-    for the menu and the up and down buttons, found from where the card is now."""
+    for the menu and the up and down buttons, found from where the card is now (on a grouped
+    board, up and down within the card's lane)."""
     direction, status_id = data["direction"], data["status_id"]
     if not direction and data["via"] != "menu":
         # Drag and drop: the move checks the column and the neighbours under its locks.
@@ -496,15 +530,21 @@ def _move_target(project: Project, task_id: int, data: dict) -> dict:
     task = queries.card_spot(project, task_id)
     if task is None:
         raise Task.DoesNotExist(services.GONE)
-    if direction == "up":
-        neighbour = queries.card_above(project, task)
+    if direction in ("up", "down"):
+        if board_filter.lanes:
+            rule = queries.grouping(board_filter.lanes, queries.labels_of(project))
+            neighbour = queries.lane_neighbour(project, task, rule, above=direction == "up")
+        elif direction == "up":
+            neighbour = queries.card_above(project, task)
+        else:
+            neighbour = queries.card_below(project, task)
+        where = "lane" if board_filter.lanes else "column"
         if neighbour is None:
-            raise ValidationError("This card is already at the top of its column.")
-        return {"status_id": task.task_status_id, "before_id": neighbour}
-    if direction == "down":
-        neighbour = queries.card_below(project, task)
-        if neighbour is None:
-            raise ValidationError("This card is already at the bottom of its column.")
+            raise ValidationError(
+                f"This card is already at the {'top' if direction == 'up' else 'bottom'} of its {where}."
+            )
+        if direction == "up":
+            return {"status_id": task.task_status_id, "before_id": neighbour}
         return {"status_id": task.task_status_id, "after_id": neighbour}
     # Moved from the menu to another column: the top of it, where it is visible.
     if task.task_status_id == status_id and not task.is_archived:
@@ -516,28 +556,85 @@ def _move_target(project: Project, task_id: int, data: dict) -> dict:
     }
 
 
+def _lane_target(project: Project, board_filter: BoardFilter, key: str) -> tuple[str, object] | None:
+    """A drop's lane as move_task takes it: (kind, value), the member checked; None for no lane."""
+    if not key:
+        return None
+    kind = board_filter.lanes
+    value = queries.grouping(kind, {}).value(key)
+    if kind == "assignee" and value is not None:
+        value = queries.member(project, value)
+        if value is None:
+            raise ValidationError("That person is not a member of this workspace: pick a member's lane (or nobody's).")
+    return kind, value
+
+
 @write_view
 def card_move(request: HtmxHttpRequest, project: Project, task_id: int) -> HttpResponse:
     form = forms.CardMoveForm(request.POST)
     if not form.is_valid():
         raise ValidationError(form.error_text())
     data = form.cleaned_data
+    board_filter = form.board_filter(request.user)
+    lane = _lane_target(project, board_filter, data["lane"])
     task = services.move_task(
-        project=project, task_id=task_id, actor=request.user, **_move_target(project, task_id, data)
+        project=project,
+        task_id=task_id,
+        actor=request.user,
+        lane=lane,
+        # Only a drop into another lane edits the card: a plain move goes ahead whatever changed.
+        version=data["version"] if lane is not None else None,
+        **_move_target(project, task_id, data, board_filter),
     )
     if not request.htmx:
         if data["direction"]:
             return _done(request, f"Moved “{task.title}” {data['direction']}.", project)
         column = queries.column_of(project, task.task_status_id)
         return _done(request, f"Moved “{task.title}” to {column.name}.", project)
+    if board_filter.lanes:
+        # A grouped board: the card, its lane and cell counts and the columns' counts, exact, in
+        # one region (the board's lanes as a reload shows them).
+        context = _board_context(project, board_filter)
+        # A move from the card's menu keeps the keyboard on that card (data-focus on it alone).
+        context["focus_id"] = task.pk if data["via"] == "menu" else None
+        return _fragments(
+            render_to_string("boards/board.html#columns", {**context, "region_oob": True}),
+            *_board_effects(project, [], board_filter),
+            fragments.message(_lane_message(task, board_filter, context["labels"])),
+        )
     state = queries.board_state(project.pk)
     context = {**_card_context(project, task, state.columns), "focus": data["via"] == "menu"}
     return _fragments(
         fragments.oob_delete(f"#card-{task.pk}"),
         fragments.part("card", context, oob=fragments.card_place(project, task)),
-        *_board_effects(project, {task.from_status_id, task.task_status_id}, form.board_filter(request.user), state),
+        *_board_effects(project, {task.from_status_id, task.task_status_id}, board_filter, state),
         fragments.message(),
     )
+
+
+def _lane_message(task: Task, board_filter: BoardFilter, labels: dict) -> str:
+    """What a grouped board's move says: nothing, or what the drop changed on the card."""
+    edits = getattr(task, "lane_edits", {})
+    if "assignee_id" in edits:
+        if task.assignee is None:
+            return f"“{task.title}” is now unassigned."
+        return f"“{task.title}” is now assigned to {display_name(task.assignee)}."
+    if "priority" in edits:
+        if not task.priority:
+            return f"“{task.title}” now has no priority."
+        return f"“{task.title}” now has priority {Priority(task.priority).label}."
+    if "label_ids" not in edits:
+        return ""
+    if not task.label_ids:
+        return f"“{task.title}” now has no label."
+    old, new = (set(ids) for ids in edits["label_ids"])
+    added = [labels[pk].name for pk in queries.grouping("label", labels).label_order if pk in new - old]
+    text = f"“{task.title}” now carries “{added[0]}”" if added else f"Changed the labels of “{task.title}”"
+    first = queries.grouping("label", labels).key_of(task)
+    if added and first in labels and labels[first].name != added[0]:
+        # Its other label comes first by name: that lane shows it (queries.Grouping).
+        return f"{text}; it shows in the lane of “{labels[first].name}”, its first label."
+    return f"{text}."
 
 
 def _action(request) -> forms.CardActionForm:

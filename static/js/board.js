@@ -90,6 +90,13 @@
     values.status_id = evt.to.dataset.status;
     values.after_id = after ? after.dataset.id : "";
     values.before_id = before ? before.dataset.id : "";
+    // A grouped board: a drop into another lane also sets what the lane stands for (one write),
+    // refused if the card changed since the page showed it (its version).
+    var toLane = evt.to.dataset.lane;
+    if (toLane !== undefined && toLane !== evt.from.dataset.lane) {
+      values.lane = toLane;
+      values.version = item.dataset.version || "";
+    }
     item.classList.add("saving");
     item.addEventListener(
       "htmx:afterRequest",
@@ -161,9 +168,80 @@
     return true;
   }
 
+  // -- Swimlanes (issue 16, item 11) -------------------------------------------------------------
+
+  function grouped() {
+    return document.querySelector("#board-columns[data-lanes]");
+  }
+
+  // Collapsed lanes, remembered per board and grouping: {"<project>:<kind>": {"<lane key>": true}}.
+  var LANES_KEY = "tasktrack-collapsed-lanes";
+
+  function collapsedLanes() {
+    try {
+      return JSON.parse(localStorage.getItem(LANES_KEY) || "{}") || {};
+    } catch (e) {
+      return {};
+    }
+  }
+
+  function lanesScope(region) {
+    var board = document.getElementById("board");
+    return (board ? board.dataset.project : "") + ":" + region.dataset.lanes;
+  }
+
+  function restoreLanes() {
+    var region = grouped();
+    if (!region) return;
+    var closed = collapsedLanes()[lanesScope(region)] || {};
+    region.querySelectorAll("details.lane").forEach(function (lane) {
+      if (closed[lane.dataset.lane]) lane.open = false;
+    });
+  }
+
+  function rememberLane(lane) {
+    var region = grouped();
+    if (!region) return;
+    var all = collapsedLanes();
+    var scope = lanesScope(region);
+    var closed = all[scope] || {};
+    if (lane.open) delete closed[lane.dataset.lane];
+    else closed[lane.dataset.lane] = true;
+    all[scope] = closed;
+    try {
+      localStorage.setItem(LANES_KEY, JSON.stringify(all));
+    } catch (e) {
+      /* storage full or off: the lane still toggles */
+    }
+  }
+
+  // Writes other than a move answer with fragments for the plain board; on a grouped board the
+  // lanes and their counts come from a fresh copy of the board instead (live.js's resync). A
+  // move's answer is the grouped board itself; a refused one (409: the card changed, a full
+  // column) is followed by a fresh copy too, so the page shows what is true now.
+  function afterWrite(e) {
+    if (!grouped() || !e.detail.requestConfig || e.detail.requestConfig.verb !== "post") return;
+    var path = (e.detail.pathInfo && e.detail.pathInfo.requestPath) || e.detail.requestConfig.path || "";
+    var status = e.detail.xhr ? e.detail.xhr.status : 0;
+    var move = /\/cards\/\d+\/move\/$/.test(path);
+    var refresh = (status >= 200 && status < 300 && !move) || status === 409;
+    if (refresh && window.Tasktrack.resync) window.Tasktrack.resync();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     init(document.body);
     htmx.onLoad(init);
+    restoreLanes();
+    htmx.onLoad(restoreLanes);
+    document.body.addEventListener("live:resynced", restoreLanes);
+    document.body.addEventListener(
+      "toggle",
+      function (e) {
+        if (e.target.matches && e.target.matches("details.lane")) rememberLane(e.target);
+      },
+      true
+    );
+    document.body.addEventListener("htmx:afterRequest", afterWrite);
 
     document.body.addEventListener("htmx:beforeSwap", function (e) {
       e.detail.serverResponse = dropMissingTargets(e.detail.serverResponse);

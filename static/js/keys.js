@@ -87,10 +87,11 @@
     if (!card) return;
     var column = card.closest(".column");
     var name = column && column.querySelector(".column-head h2");
+    // A grouped board's cell names its lane and column ("Ana in Todo").
+    var where = name ? name.textContent.trim() : (column && column.getAttribute("aria-label")) || "its column";
     var title = card.querySelector(".card-title");
     var position = cardsOf(card.parentNode).indexOf(card) + 1;
-    announce("Moved " + (title ? title.textContent.trim() : "the card") + " to " +
-      (name ? name.textContent.trim() : "its column") + ", position " + position);
+    announce("Moved " + (title ? title.textContent.trim() : "the card") + " to " + where + ", position " + position);
   }
 
   var pendingFocus = null; // the id of the card a keyboard move re-renders
@@ -104,12 +105,39 @@
     if (match && status >= 200 && status < 300) pendingAnnounce = match[1];
   }
 
+  // A grouped board: the same column's cell in the lane above (step -1) or below (+1) when the
+  // card is at that end of its own cell, else null. Collapsed lanes are passed over.
+  function laneStep(card, step) {
+    var list = card.parentNode;
+    if (list.dataset.lane === undefined) return null;
+    var cards = cardsOf(list);
+    var index = cards.indexOf(card);
+    if ((step < 0 && index > 0) || (step > 0 && index < cards.length - 1)) return null;
+    var lane = list.closest("details.lane");
+    while (lane) {
+      lane = step < 0 ? lane.previousElementSibling : lane.nextElementSibling;
+      if (lane && lane.matches("details.lane") && lane.open) {
+        return lane.querySelector('.cards[data-status="' + list.dataset.status + '"]');
+      }
+    }
+    return null;
+  }
+
   // One request, through the move endpoint the menu uses: up/down one place, or to the top of
-  // the previous/next column.
+  // the previous/next column; on a grouped board, up from the top of a lane's cell (down from its
+  // bottom) to the bottom (top) of the same column in the next lane, which sets that lane's value.
   function move(card, step) {
     if (!card.dataset.moveUrl || card.classList.contains("saving")) return;
     var values = filterValues();
-    if (step.direction) {
+    var intoLane = step.direction ? laneStep(card, step.direction === "up" ? -1 : 1) : null;
+    if (intoLane) {
+      var there = cardsOf(intoLane);
+      values.status_id = intoLane.dataset.status;
+      values.lane = intoLane.dataset.lane;
+      values.version = card.dataset.version || "";
+      values.after_id = step.direction === "up" && there.length ? there[there.length - 1].dataset.id : "";
+      values.before_id = step.direction === "down" && there.length ? there[0].dataset.id : "";
+    } else if (step.direction) {
       values.direction = step.direction;
     } else {
       var target = card.closest(".column")[step.across < 0 ? "previousElementSibling" : "nextElementSibling"];

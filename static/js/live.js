@@ -252,7 +252,14 @@
         var current = document.querySelector(boardTarget);
         if (fresh && current) {
           keepPresence(current, fresh);
+          // The keyboard stays where it was (a new card's title field, a card) when the fresh
+          // page has it too.
+          var focused = document.activeElement && current.contains(document.activeElement) ? document.activeElement.id : "";
           htmx.swap(current, fresh.outerHTML, { swapStyle: "outerHTML" });
+          var again = focused && document.getElementById(focused);
+          if (again && again !== document.activeElement) {
+            again.focus();
+          }
         }
         var freshRoot = doc.getElementById("live");
         lastSeq = freshRoot && freshRoot.dataset.seq !== "" ? Number(freshRoot.dataset.seq) : null;
@@ -272,6 +279,11 @@
         resyncing = false;
         setTimeout(resync, 2000);
       });
+  }
+
+  // A grouped board (board.js) fetches itself after its own writes: the lanes are not fragments.
+  if (window.Tasktrack) {
+    window.Tasktrack.resync = resync;
   }
 
   // Returns true when the message was handled here (and must not be swapped by the extension).

@@ -130,3 +130,23 @@ class TestCompiledReads:
         queries.get_project_for(owner, project.pk)
         with django_assert_num_queries(1):
             queries.get_project_for(owner, project.pk)
+
+    @pytest.mark.parametrize("column_count", [1, 5, 7])
+    def test_the_plain_first_pages_are_the_querysets(self, project, columns, owner, column_count):
+        """first_pages of an unfiltered board (compiled once per number of columns) loads what the
+        ORM's UNION loads: every card field but the texts, the assignee and their profile."""
+        for extra in range(column_count - len(columns)):
+            services.add_column(project=project, name=f"Extra {extra}", category="todo")
+        board = list(project.task_statuses.order_by("position", "pk"))[:column_count]
+        for index, column in enumerate(board):
+            add_tasks(project, column, 3 + index * 30, assignee=owner if index % 2 else None)  # some past a page
+        ours = queries.first_pages(project, queries.BoardFilter(), board)
+        assert all({"description", "description_html"} <= task.get_deferred_fields() for task in ours)
+        plain = sorted(
+            queries._first_pages_query(project.pk, [column.pk for column in board]),
+            key=lambda task: (task.task_status_id, task.position, task.pk),
+        )
+        assert [loaded(task, "assignee", "assignee__profile") for task in ours] == [
+            loaded(task, "assignee", "assignee__profile") for task in plain
+        ]
+        assert len(ours) == sum(min(3 + index * 30, queries.PAGE_SIZE + 1) for index in range(column_count))
