@@ -8,11 +8,14 @@ change that queued them (ARCHITECTURE.md, invariant 4). Tasks are named, not imp
 modules that queue them are imported by the tasks.
 """
 
+import contextlib
 import datetime as dt
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
-from procrastinate import manager
+import psycopg
+from django import db
+from procrastinate import exceptions, manager
 from procrastinate import tasks as procrastinate_tasks
 from procrastinate.contrib.django.django_connector import DjangoConnector
 
@@ -28,14 +31,29 @@ def defer(
     """Queue one job of `task_name` with `args`; its id. With a `queueing_lock`, procrastinate's
     AlreadyEnqueued when a job with that lock is waiting already (call inside a savepoint: the
     refused insert aborts the transaction it runs in)."""
-    return _deferrer(task_name, queue, schedule_at, queueing_lock).defer(**args)
+    with _as_database_errors():
+        return _deferrer(task_name, queue, schedule_at, queueing_lock).defer(**args)
 
 
 def defer_each(task_name: str, args: Iterable[dict], *, queue: str, schedule_at: dt.datetime | None = None) -> None:
     """Queue one job of `task_name` per item of `args`, in one statement."""
     args = list(args)
     if args:
-        _deferrer(task_name, queue, schedule_at).batch_defer(*args)
+        with _as_database_errors():
+            _deferrer(task_name, queue, schedule_at).batch_defer(*args)
+
+
+@contextlib.contextmanager
+def _as_database_errors() -> Iterator[None]:
+    """procrastinate wraps a lost database connection in its own ConnectorException: give it back
+    to Django as the OperationalError it is, so the request answers 503 like any other query that
+    met a dead database (tasktrack.middleware), not 500. AlreadyEnqueued and the rest pass on."""
+    try:
+        yield
+    except exceptions.ConnectorException as exc:
+        if isinstance(exc.__cause__, psycopg.OperationalError | psycopg.InterfaceError):
+            raise db.OperationalError(str(exc.__cause__)) from exc
+        raise
 
 
 def _deferrer(task_name: str, queue: str, schedule_at: dt.datetime | None, queueing_lock: str | None = None):

@@ -140,3 +140,22 @@ def test_workers_started_by_the_command_share_the_queue(project, columns, editor
     started = [job for log in logs for job in re.findall(r"Starting job jobs\.fan_out\[(\d+)\]", log)]
     assert len(started) == len(set(started)) == 20, logs  # each job run once, by one worker
     assert sum(log.count("ended with status: Success") for log in logs) == 20, logs
+
+
+def test_a_lost_database_connection_is_djangos_operational_error():
+    """So a write that meets a dead database answers 503 (tasktrack.middleware), not 500."""
+    import psycopg
+    from django.db import OperationalError, connection
+
+    from tasktrack import queue
+    from tests.support.workers import database_url
+
+    connection.ensure_connection()
+    pid = connection.connection.info.backend_pid
+    with psycopg.connect(database_url(connection.settings_dict), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+    try:
+        with pytest.raises(OperationalError):
+            queue.defer("jobs.fan_out", queue="events", project_id=1, first_seq=1, last_seq=1)
+    finally:
+        connection.close()
