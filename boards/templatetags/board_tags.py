@@ -127,6 +127,48 @@ def card_menu(context, task, refs) -> str:
     return mark_safe(_menu_text(context).format(title=escape(task.title), url=refs["url"]))  # noqa: S308 - escaped parts
 
 
+@register.simple_tag(takes_context=True)
+def card_face(context, task) -> str:
+    """A card on the board (the page, its column pages and the live push alike), in one tag.
+
+    A board renders hundreds of faces; as template nodes (a dozen variables and filters each)
+    they were most of the page's rendering. Context: project, labels and columns of the board,
+    can_edit, oob (a live fragment), focus / focus_id (the card the keyboard was on).
+    """
+    refs = card_refs(task)
+    focus = context.get("focus") or context.get("focus_id") == task.pk
+    assignee = task.assignee
+    who = (
+        format_html('<span class="assignee">{}{}</span>', avatar(assignee), people.display_name(assignee))
+        if assignee is not None
+        else mark_safe('<span class="assignee none">Unassigned</span>')
+    )
+    created = timezone.localtime(task.created_at) if task.created_at else None
+    return format_html(
+        '<article class="card" id="card-{id}" data-id="{id}" data-version="{version}" data-move-url="{url}move/"'
+        ' aria-labelledby="card-{id}-title"{oob}>\n'
+        '<h3 class="card-title" id="card-{id}-title"><a href="{url}" hx-get="{url}" hx-target="#card-dialog-body"'
+        "{focus}>{title}</a></h3>\n"
+        "{badges}\n"
+        '<p class="card-meta"><span class="card-key">{key}-{number}</span>\n{who}\n'
+        '<time class="age" datetime="{created}">{age}</time></p>\n'
+        "{menu}</article>",
+        id=refs["id"],
+        url=refs["url"],
+        version=int(task.version),
+        oob=mark_safe(' hx-swap-oob="true"') if context.get("oob") else "",
+        focus=mark_safe(" data-focus") if focus else "",
+        title=task.title,
+        badges=card_badges(context, task),
+        key=context["project"].key,
+        number=task.number,
+        who=who,
+        created=isoformat(created),
+        age=age(task.created_at),
+        menu=card_menu(context, task, refs) if context.get("can_edit") else "",
+    )
+
+
 PRIORITY_ICONS = {1: "↓", 2: "=", 3: "↑", 4: "⇈"}
 DUE_SOON_DAYS = 2
 
