@@ -151,7 +151,7 @@ def update_task(
         changes["title"] = clean_title(title)
     if description is not None:
         changes["description"] = clean_description(description)
-    changes.update(clean_planning(priority=priority, due_date=due_date, due_at=due_at))
+    changes |= clean_planning(priority=priority, due_date=due_date, due_at=due_at)
     try:
         version = int(version)
     except (TypeError, ValueError, OverflowError):

@@ -47,7 +47,10 @@ class TestCardRefs:
         card, move, archive = (
             reverse(name, args=[project.pk, task.pk]) for name in ("card", "card_move", "card_archive")
         )
-        assert f'<article class="card" id="card-{task.pk}" data-id="{task.pk}" data-move-url="{move}"' in html
+        assert (
+            f'<article class="card" id="card-{task.pk}" data-id="{task.pk}" data-version="{task.version}"'
+            f' data-move-url="{move}"' in html
+        )
         assert f'href="{card}" hx-get="{card}"' in html
         assert f'action="{move}" hx-post="{move}"' in html
         assert f'action="{archive}" hx-post="{archive}"' in html
