@@ -108,6 +108,7 @@ class TestDownloadNames:
         project = services.create_project(application=application, name=name, key="WEB")
         client.force_login(owner)
         response = client.get(reverse(export, args=[project.pk]))
+        response.close()  # gives back the export's heavy-request slot (a per-process limit)
         assert response.status_code == 200
         assert filename(response["Content-Disposition"]) == f"web-{export.split('_')[1]}.csv"
 
@@ -118,6 +119,7 @@ class TestDownloadNames:
         Project.objects.filter(pk=project.pk).update(key=key)
         client.force_login(owner)
         response = client.get(reverse("export_tasks", args=[project.pk]))
+        response.close()  # gives back the export's heavy-request slot (a per-process limit)
         assert response.status_code == 200
         assert filename(response["Content-Disposition"]) == f"{key.lower()}-tasks.csv"
 
