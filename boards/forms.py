@@ -237,6 +237,15 @@ class ColumnPageForm(FilterFields):
         return float(position), last_id
 
 
+class ColumnAllForm(ColumnPageForm):
+    """A whole column ("Show all"): from the top, or after a "Show more" cursor."""
+
+    after = forms.CharField(required=False, strip=False)
+
+    def clean_after(self) -> tuple[float, int] | int | None:
+        return super().clean_after() if self.cleaned_data["after"] else None
+
+
 # -- cards --------------------------------------------------------------------------------------
 
 

@@ -417,6 +417,33 @@ def column_page(project: Project, column: TaskStatus, board_filter: BoardFilter,
     return list(cards.filter(Q(position__gt=position) | Q(position=position, pk__gt=last_id))[: PAGE_SIZE + 1])
 
 
+def column_chunk(
+    project: Project,
+    column: TaskStatus,
+    board_filter: BoardFilter,
+    after,
+    size: int,
+    *,
+    lane: "tuple[Grouping, int | None] | None" = None,
+) -> list[Task]:
+    """Up to `size` live cards of a column (of one lane's cell: `lane` is (rule, value)) after the
+    cursor, in the column's order: what "Show all" streams, one indexed query per chunk. `after`:
+    None from the top, a (position, id) key by rank (keyset), or an offset in a sorted view (as
+    column_page: sorted views page by offset)."""
+    cards = Task.objects.for_board().filter(board_filter.q_object(), project=project, task_status=column)
+    if lane is not None:
+        cards = lane[0].cards(cards, lane[1])
+    if board_filter.sort:
+        offset = after if isinstance(after, int) else 0
+        return list(cards.order_by(*board_filter.order_by())[offset : offset + size])
+    if isinstance(after, int):
+        return []  # an offset cursor on a column by rank: a link from a sorted view, sort dropped
+    if after is not None:
+        position, last_id = after
+        cards = cards.filter(Q(position__gt=position) | Q(position=position, pk__gt=last_id))
+    return list(cards[:size])
+
+
 def cursor(task: Task, board_filter: BoardFilter | None = None, *, offset: int = 0) -> str:
     """The "Show more" cursor after `task`: its (position, id) key, or for a sorted view
     "o<offset>", the number of cards shown so far."""

@@ -3,7 +3,7 @@ else is a 404 before any view runs."""
 
 from django.urls import path, register_converter
 
-from boards.web import attachments, checklists, comments, teams, transfer, views, workspaces
+from boards.web import attachments, checklists, column_all, comments, teams, transfer, views, workspaces
 from boards.web import history as views_history
 from boards.web import labels as views_labels
 from boards.web import search as views_search
@@ -102,6 +102,7 @@ urlpatterns = [
     path("projects/<id:project_id>/columns/<id:status_id>/edit/", views.column_update, name="column_update"),
     path("projects/<id:project_id>/columns/<id:status_id>/delete/", views.column_delete, name="column_delete"),
     path("projects/<id:project_id>/columns/<id:status_id>/cards/", views.column_more, name="column_more"),
+    path("projects/<id:project_id>/columns/<id:status_id>/cards/all/", column_all.column_all, name="column_all"),
     path("projects/<id:project_id>/columns/<id:status_id>/cards/new/", views.card_create, name="card_create"),
     path("projects/<id:project_id>/cards/<id:task_id>/", views.card, name="card"),
     path("projects/<id:project_id>/cards/<id:task_id>/edit/", views.card_update, name="card_update"),

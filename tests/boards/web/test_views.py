@@ -819,6 +819,7 @@ def read_urls(project, columns, task):
         reverse("columns", args=[project.pk]),
         reverse("card", args=[project.pk, task.pk]),
         reverse("column_more", args=[project.pk, columns["todo"].pk]) + "?after=0.0:0",
+        reverse("column_all", args=[project.pk, columns["todo"].pk]),
     ]
 
 
