@@ -45,7 +45,7 @@ class TestShowAll:
         add_tasks(project, columns["todo"], 51)
         add_tasks(project, columns["done"], 50)
         html = owner_client.get(reverse("board", args=[project.pk])).content.decode()
-        assert html.count('class="button secondary more-all"') == 1
+        assert html.count('class="button secondary more more-all"') == 1
         assert "Show all 51" in html
         assert f'href="{reverse("column_all", args=[project.pk, columns["todo"].pk])}?"' in html
 
