@@ -227,7 +227,61 @@ def stream_tracemalloc(client, url: str) -> tuple[int, int]:
     return streamed, held
 
 
-def measure(built: dict, cards: int, sizes: list[int], reps: int, kind: str) -> dict:
+# In the page: walk the column as a user would, until its last card is in the DOM. "pages" clicks
+# Show more and waits for htmx to settle its answer, again until the column ends; "all" clicks
+# Show all and waits until the column holds every card and the region below it is empty.
+BROWSER_WALK = """async ({mode, column, expected}) => {
+  const list = document.getElementById(`column-${column}-cards`);
+  const start = performance.now();
+  if (mode === "all") {
+    const done = () => list.children.length >= expected && !document.querySelector(`#column-${column}-more a`);
+    const finished = new Promise((resolve) => {
+      const observer = new MutationObserver(() => { if (done()) { observer.disconnect(); resolve(); } });
+      observer.observe(list.parentNode, {childList: true, subtree: true});
+    });
+    document.querySelector(`#column-${column}-more a.more-all`).click();
+    await finished;
+  } else {
+    let link;
+    while ((link = document.querySelector(`#column-${column}-more a.more:not(.more-all)`))) {
+      const settled = new Promise((resolve) => {
+        document.body.addEventListener("htmx:afterSettle", resolve, {once: true});
+      });
+      link.click();
+      await settled;
+    }
+  }
+  return {ms: performance.now() - start, cards: list.children.length};
+}"""
+
+
+def browser_walks(port: int, session: str, project_id: int, column_id: int, expected: int, reps: int) -> dict:
+    """Chromium (Playwright, /usr/bin/chromium): time until the column's last card is in the DOM."""
+    from playwright.sync_api import sync_playwright
+
+    from bench.harness import interleave, summary
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        context.add_cookies([{"name": "sessionid", "value": session, "url": f"http://127.0.0.1:{port}"}])
+        page = context.new_page()
+
+        def walk(mode: str) -> float:
+            page.goto(f"http://127.0.0.1:{port}/projects/{project_id}/")
+            page.wait_for_load_state("load")
+            got = page.evaluate(BROWSER_WALK, {"mode": mode, "column": column_id, "expected": expected})
+            if got["cards"] != expected:
+                raise AssertionError(f"{mode}: {got['cards']} cards in the DOM, not {expected}")
+            return got["ms"]
+
+        samples = interleave({"show_all": lambda: walk("all"), "pages": lambda: walk("pages")}, reps)
+        browser.close()
+    return {name: summary(values) for name, values in samples.items()}
+
+
+def measure(built: dict, cards: int, sizes: list[int], reps: int, kind: str, browser_reps: int = 0) -> dict:
     from django.conf import settings
     from django.test import Client
 
@@ -280,6 +334,10 @@ def measure(built: dict, cards: int, sizes: list[int], reps: int, kind: str) -> 
             reps,
         )
         http.close()
+        if browser_reps:
+            results["browser"] = browser_walks(
+                server.port, session, project_id, column_id, len(expected) + 50, browser_reps
+            )
         results["timing"] = {
             "cards": cards,
             "column": len(expected) + 50,
@@ -336,6 +394,7 @@ def write(results: dict, args) -> str:
     sizes_text = ",".join(str(size) for size in args.sizes)
     lines = [
         f"python -m bench.column --cards {args.cards} --sizes {sizes_text} --reps {args.reps} --server {args.server}"
+        f" --browser-reps {args.browser_reps}"
         f"  at {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         f"interpreter: {sys.executable} (Python {platform.python_version()}); PostgreSQL {server_version}; "
         f"{os.cpu_count()} cores; load average at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}",
@@ -355,8 +414,20 @@ def write(results: dict, args) -> str:
             f"{label:34} {ms(row['median']):>8} {ms(row['p95']):>8} {row['requests']:>9} "
             f"{row['bytes'] / 1024:>8,.0f} {queries[name]:>8}"
         )
+    lines.append(f"ratio (pages p50 / show all p50): {speedup:.1f}x; both gave the same cards in the column's order")
+    if "browser" in results:
+        shown = results["browser"]
+        lines += [
+            "",
+            f"In Chromium (headless, /usr/bin/chromium), {args.browser_reps} turns each: from the click to the",
+            "column's last card in the DOM (Show all: streamed in; pages: Show more clicked until the column",
+            "ends, each answer settled by htmx before the next click):",
+            f"{'path':34} {'p50 ms':>8} {'p95 ms':>8}",
+            f"{'show all':34} {ms(shown['show_all']['median']):>8} {ms(shown['show_all']['p95']):>8}",
+            f"{'Show more, 50-card pages':34} {ms(shown['pages']['median']):>8} {ms(shown['pages']['p95']):>8}",
+            f"ratio: {shown['pages']['median'] / shown['show_all']['median']:.1f}x",
+        ]
     lines += [
-        f"ratio (pages p50 / show all p50): {speedup:.1f}x; both gave the same cards in the column's order",
         "",
         "Queries at every size (the views, counted in this process; the session and user included):",
         f"{'cards':>8} {'show all':>9} {'pages':>7} {'page requests':>14}",
@@ -409,11 +480,12 @@ def main() -> None:
     )
     parser.add_argument("--reps", type=int, default=9)
     parser.add_argument("--server", choices=["gunicorn", "daphne"], default="gunicorn")
+    parser.add_argument("--browser-reps", type=int, default=0, help="also time it in Chromium, this many turns")
     args = parser.parse_args()
     configure()
     print(f"building columns of {sorted({args.cards, *args.sizes})} cards…", flush=True)
     built = build(sorted({args.cards, *args.sizes}))
-    results = measure(built, args.cards, args.sizes, args.reps, args.server)
+    results = measure(built, args.cards, args.sizes, args.reps, args.server, args.browser_reps)
     print(write(results, args))
 
 

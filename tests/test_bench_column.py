@@ -14,7 +14,8 @@ from boards.web import column_all
 def test_the_column_bench_builds_and_measures(tmp_path, monkeypatch):
     monkeypatch.setattr(bench_column, "RESULTS", tmp_path / "column.txt")
     monkeypatch.setattr(column_all, "CHUNK", 25)  # several chunks in this process (the server keeps its own)
-    args = Namespace(cards=120, sizes=[120], reps=1, server="gunicorn")  # two servers: time, memory
+    # Two servers: one timed, one for its memory.
+    args = Namespace(cards=120, sizes=[120], reps=1, server="gunicorn", browser_reps=0)
     built = bench_column.build([120])
     assert Task.objects.filter(task_status_id=built[120][1]).count() == 120
     results = bench_column.measure(built, args.cards, args.sizes, args.reps, args.server)
