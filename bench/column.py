@@ -242,13 +242,22 @@ BROWSER_WALK = """async ({mode, column, expected}) => {
     document.querySelector(`#column-${column}-more a.more-all`).click();
     await finished;
   } else {
-    let link;
-    while ((link = document.querySelector(`#column-${column}-more a.more:not(.more-all)`))) {
-      const settled = new Promise((resolve) => {
-        document.body.addEventListener("htmx:afterSettle", resolve, {once: true});
-      });
+    // Click Show more once htmx has processed it (it takes the new region in when it settles:
+    // its htmx-added class is gone), until the region comes back without it.
+    const region = () => document.getElementById(`column-${column}-more`);
+    const ready = () => new Promise((resolve) => {
+      const check = () => {
+        const more = region();
+        if (more && !more.classList.contains("htmx-added")) resolve(more.querySelector("a.more:not(.more-all)"));
+        else setTimeout(check, 1);
+      };
+      check();
+    });
+    let link = await ready();
+    while (link) {
       link.click();
-      await settled;
+      while (document.contains(link)) await new Promise((resolve) => setTimeout(resolve, 1));
+      link = await ready();
     }
   }
   return {ms: performance.now() - start, cards: list.children.length};
