@@ -191,10 +191,18 @@ def _live_category(task: Task, status: TaskStatus) -> str | None:
     return None if task.archived_at else status.category
 
 
+def _created_data(task: Task, status: TaskStatus) -> dict:
+    """Where a new card landed, and whom it was assigned to when created (later edits change the card)."""
+    data = {"to": _column(status)}
+    if task.assignee_id is not None:
+        data["assignee_id"] = task.assignee_id
+    return data
+
+
 def record_created(task: Task, *, actor=None) -> TaskEvent:
     """A new card. Call inside the creating transaction, after the save."""
     status = task.task_status
-    event = _event(task, Kind.CREATED, actor, {"to": _column(status)}, to_category=_live_category(task, status))
+    event = _event(task, Kind.CREATED, actor, _created_data(task, status), to_category=_live_category(task, status))
     _mark_arrivals([(event, task)])
     return _save([event])[0]
 
@@ -207,7 +215,7 @@ def record_bulk_created(tasks: Sequence[Task], statuses: dict[int, TaskStatus], 
                 task,
                 Kind.CREATED,
                 actor,
-                {"to": _column(statuses[task.task_status_id])},
+                _created_data(task, statuses[task.task_status_id]),
                 to_category=_live_category(task, statuses[task.task_status_id]),
             ),
             task,

@@ -24,6 +24,7 @@ from django.utils import timezone
 from boards import services as boards_services
 from boards import text
 from boards.models import Application, Comment, Label, Membership, Project, Task
+from boards.services.locks import advisory_lock_is_held, holding_advisory_lock
 from boards.services.projects import check_owner, clean_project_key, clean_project_name
 from imports import parsers
 from imports.models import ImportJob
@@ -34,6 +35,11 @@ CHUNK = 1000  # cards per bulk insert, and per progress report
 Status = ImportJob.Status
 NOT_DRAFT = "This import was already confirmed: follow its progress instead."
 FAILED = "The import failed on our side; nothing was imported. Try again, or tell us if it keeps failing."
+STOPPED = "The worker running this import stopped before it finished; nothing was imported. Try again."
+# The advisory lock a worker holds on its connection while it runs an import (key: the job's id).
+# A worker that dies loses its connection and the lock with it: that is how a page tells an
+# import still running from one that never will finish.
+IMPORT_LOCKS = 0x1A9047
 
 
 def parse(job: ImportJob) -> parsers.Board:
@@ -106,6 +112,22 @@ class Progress:
 
 def run_import(job_id: int) -> None:
     """Import a queued job's board (the worker's task); a job not waiting is left alone."""
+    with holding_advisory_lock(IMPORT_LOCKS, job_id):
+        _run_import(job_id)
+
+
+def fail_if_stopped(job: ImportJob) -> ImportJob:
+    """A running job whose worker no longer holds its lock is failed, for the page to say so."""
+    if job.status == Status.RUNNING and not advisory_lock_is_held(IMPORT_LOCKS, job.pk):
+        # Only a queued job is ever taken up, so a running one found unlocked stays stopped.
+        ImportJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(
+            status=Status.FAILED, phase="Failed", error=STOPPED, finished_at=timezone.now(), source=""
+        )
+        job.refresh_from_db()
+    return job
+
+
+def _run_import(job_id: int) -> None:
     with transaction.atomic():
         job = ImportJob.objects.select_for_update(skip_locked=True).filter(pk=job_id, status=Status.QUEUED).first()
         if job is None:

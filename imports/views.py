@@ -100,6 +100,6 @@ def import_preview(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def import_progress(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
-    job = queries.job_for(request.user, job_id)
+    job = services.fail_if_stopped(queries.job_for(request.user, job_id))
     template = "imports/progress.html#progress" if request.htmx else "imports/progress.html"
     return render(request, template, {"job": job})

@@ -107,11 +107,15 @@ def _mentions(events: Sequence[TaskEvent]) -> dict[tuple[int, int | None], list[
 
 
 def _creation_assignees(events: Sequence[TaskEvent]) -> dict[int, int | None]:
-    """Who each card created in the batch was assigned to when created. Its event does not say:
-    the card's assignee now, unless a later edit changed it (then what that edit changed it from).
-    One query, only when a card of the batch was created assigned."""
-    created = {e.task_id: e.seq for e in events if e.kind == EventKind.CREATED and e.task.assignee_id}
-    found = dict.fromkeys(e.task_id for e in events if e.kind == EventKind.CREATED)
+    """Who each card created in the batch was assigned to when created. Its event says so; for
+    events written before it did: the card's assignee now, unless a later edit changed it (then
+    what that edit changed it from), with one query, only when such a card was created assigned."""
+    found = {e.task_id: e.data.get("assignee_id") for e in events if e.kind == EventKind.CREATED}
+    created = {
+        e.task_id: e.seq
+        for e in events
+        if e.kind == EventKind.CREATED and "assignee_id" not in e.data and e.task.assignee_id
+    }
     if not created:
         return found
     reassigned: dict[int, int | None] = {}

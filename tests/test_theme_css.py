@@ -1,6 +1,6 @@
-"""The stylesheets' colour themes: app.css lists the dark values twice (for a chosen dark theme and
-for the system's when nothing was chosen), and the two lists must stay the same; every custom
-property a stylesheet uses is defined; the charts' colours stand out from the page (WCAG 1.4.11).
+"""The stylesheets' colour themes: app.css writes each colour once, as light-dark(light, dark), and
+the root's color-scheme picks one (the system's, or the toggle's choice); every custom property a
+stylesheet uses is defined; the charts' colours stand out from the page (WCAG 1.4.11).
 tests/e2e/test_theme.py checks the text contrast in Chromium with axe-core."""
 
 import re
@@ -9,37 +9,43 @@ from pathlib import Path
 STATIC_CSS = Path(__file__).resolve().parents[1] / "static" / "css"
 APP_CSS = (STATIC_CSS / "app.css").read_text()
 PROPERTY = re.compile(r"^\s*(--[\w-]+):\s*(.+?);\s*$", re.MULTILINE)
+LIGHT_DARK = re.compile(r"^light-dark\((.+), (.+)\)$")
 
 
-def block(css: str, selector: str) -> dict[str, str]:
-    """The custom properties (and color-scheme) declared in the first rule with this selector."""
-    start = css.index(selector + " {") + len(selector) + 2
-    body = css[start : css.index("}", start)]
-    declared = dict(PROPERTY.findall(body))
-    declared["color-scheme"] = re.search(r"color-scheme:\s*(\w+);", body).group(1)
+def root() -> str:
+    start = APP_CSS.index(":root {") + len(":root {")
+    return APP_CSS[start : APP_CSS.index("}", start)]
+
+
+def theme(which: int) -> dict[str, str]:
+    """The custom properties of the root as one theme sees them (0 light, 1 dark)."""
+    declared = {}
+    for name, value in PROPERTY.findall(root()):
+        pair = LIGHT_DARK.match(value)
+        declared[name] = pair.group(which + 1) if pair else value
     return declared
 
 
-def test_the_chosen_and_the_system_dark_theme_are_the_same_list():
-    chosen = block(APP_CSS, ':root[data-theme="dark"]')
-    media = APP_CSS[APP_CSS.index("@media (prefers-color-scheme: dark)") :]
-    system = block(media, ':root:not([data-theme="light"])')
-    assert chosen == system
-    assert chosen["color-scheme"] == "dark"
-    assert len(chosen) > 30
+def test_the_root_follows_the_system_unless_the_toggle_chose():
+    assert re.search(r"color-scheme:\s*light dark;", root())
+    assert ':root[data-theme="light"] { color-scheme: light; }' in APP_CSS
+    assert ':root[data-theme="dark"] { color-scheme: dark; }' in APP_CSS
+    # Nothing else sets the colours per theme: each is written once.
+    assert "prefers-color-scheme" not in APP_CSS
+    assert APP_CSS.count("data-theme") == 2
 
 
-def test_the_dark_theme_overrides_only_properties_of_the_light_one():
-    light = block(APP_CSS, ":root")
-    dark = block(APP_CSS, ':root[data-theme="dark"]')
-    assert light["color-scheme"] == "light"
-    assert set(dark) <= set(light)
-    # Each listed value differs from the light one (equal ones are inherited, not repeated).
-    assert [name for name in dark if dark[name] == light[name]] == []
+def test_each_colour_is_written_once_and_differs_between_the_themes():
+    pairs = [value for _, value in PROPERTY.findall(root()) if value.startswith("light-dark(")]
+    assert len(pairs) > 30
+    assert all(LIGHT_DARK.match(value) for value in pairs)
+    light, dark = theme(0), theme(1)
+    assert [name for name in light if light[name] != dark[name]]
+    assert [value for value in pairs if LIGHT_DARK.match(value).group(1) == LIGHT_DARK.match(value).group(2)] == []
 
 
 def test_every_custom_property_used_is_defined():
-    light = block(APP_CSS, ":root")
+    light = theme(0)
     for path in sorted(STATIC_CSS.glob("*.css")):
         used = set(re.findall(r"var\((--[\w-]+)", path.read_text()))
         assert used - set(light) == set(), path.name
@@ -63,15 +69,14 @@ def test_contrast_is_the_wcag_ratio():
 
 
 def test_chart_colours_stand_out_from_the_page_in_both_themes():
-    light = block(APP_CSS, ":root")
-    for theme in [light, {**light, **block(APP_CSS, ':root[data-theme="dark"]')}]:
+    for colours in [theme(0), theme(1)]:
         charts = {
-            name: value for name, value in theme.items() if name.startswith("--chart-") and name != "--chart-grid"
+            name: value for name, value in colours.items() if name.startswith("--chart-") and name != "--chart-grid"
         }
         assert len(charts) == 7
         # Graphics need 3:1 against what is next to them (WCAG 1.4.11); the areas are drawn at
         # 85 % opacity, hence the margin.
-        faint = {name: round(contrast(value, theme["--bg"]), 2) for name, value in charts.items()}
+        faint = {name: round(contrast(value, colours["--bg"]), 2) for name, value in charts.items()}
         assert {name: ratio for name, ratio in faint.items() if ratio < 3.3} == {}
 
 

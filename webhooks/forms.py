@@ -1,7 +1,7 @@
 """The owners' webhook settings, validated before any service sees them."""
 
 import ipaddress
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from django import forms
 from django.conf import settings
@@ -12,6 +12,29 @@ from webhooks.models import ALL_EVENTS, EVENT_CHOICES
 from webhooks.sending import why_not_public
 
 URL_MAX = 2000
+
+
+# What a URL's path and query keep as they are; anything else that is not ASCII is percent-encoded.
+_URL_SAFE = "/?=&%:@!$'()*+,;~-._"
+
+
+def _ascii(parts):
+    """The URL as the wire carries it: an IDN host in punycode, a non-ASCII path percent-encoded.
+
+    Stored so, a delivery never meets a name or a path that http.client cannot send.
+    """
+    host = parts.hostname
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as error:
+            raise ValidationError("That host name is not valid.") from error
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return parts._replace(
+        netloc=netloc, path=quote(parts.path, safe=_URL_SAFE), query=quote(parts.query, safe=_URL_SAFE)
+    )
 
 
 class WebhookForm(StrictForm):
@@ -43,6 +66,7 @@ class WebhookForm(StrictForm):
             raise ValidationError("That is not a valid port.")
         if parts.fragment:
             raise ValidationError("A webhook URL has no #fragment.")
+        parts = _ascii(parts)
         try:
             literal = ipaddress.ip_address(parts.hostname)
         except ValueError:
@@ -52,6 +76,9 @@ class WebhookForm(StrictForm):
             reason = why_not_public(literal)
             if reason:
                 raise ValidationError(f"Webhooks reach only public addresses: {reason}.")
+        url = urlunsplit(parts)
+        if len(url) > URL_MAX:
+            raise ValidationError("That URL is too long.")
         return url
 
     def clean_events(self) -> list[str]:

@@ -14,7 +14,8 @@ same statement; tests/boards/services/test_locks.py holds these reads equal to s
 aggregates.signals.stored_state. Table names come from _meta.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -425,3 +426,28 @@ def lock_owners_and(application_id: int, user_ids: Sequence[int]) -> list[Member
         .filter(condition, application_id=application_id)
         .order_by("pk")
     )
+
+
+# Session-level advisory locks. A connection holds one until it gives it back or ends, so another
+# connection can tell work in progress from work whose process died (its connection closed).
+# Raw SQL: the ORM has no advisory locks; tests/boards/services/test_locks.py checks both sides.
+@contextmanager
+def holding_advisory_lock(namespace: int, key: int) -> Iterator[None]:
+    """Hold the lock (namespace, key) on this connection for the block, waiting for it if taken."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [namespace, key])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [namespace, key])
+
+
+def advisory_lock_is_held(namespace: int, key: int) -> bool:
+    """Whether another connection holds the lock (namespace, key): taken and given back at once to know."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [namespace, key])
+        (taken,) = cursor.fetchone()
+        if taken:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [namespace, key])
+    return not taken

@@ -225,10 +225,11 @@ def test_a_stored_choice_is_on_the_page_before_its_first_paint(browser, server, 
     page.context.add_init_script(
         "requestAnimationFrame(() => { window.firstFrame = {"
         " theme: document.documentElement.getAttribute('data-theme'),"
-        " bg: getComputedStyle(document.documentElement).getPropertyValue('--bg').trim() }; });"
+        " scheme: getComputedStyle(document.documentElement).colorScheme,"
+        " bg: getComputedStyle(document.body).backgroundColor }; });"
     )
     page.goto(f"{server.url}{board['project'].get_absolute_url()}")
-    assert page.evaluate("window.firstFrame") == {"theme": "dark", "bg": "#0f141c"}
+    assert page.evaluate("window.firstFrame") == {"theme": "dark", "scheme": "dark", "bg": DARK_BG}
     order = page.evaluate(
         "[...document.head.querySelectorAll('script, link[rel=stylesheet]')]"
         ".map(el => (el.src || el.href).split('/').pop() + (el.defer || el.async ? ' later' : ''))"

@@ -3,10 +3,13 @@
 import datetime as dt
 import threading
 from collections import Counter
+from contextlib import contextmanager
 
+import psycopg
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import connection
 from django.urls import reverse
 
 from aggregates.models import ProjectTaskStatusAgg
@@ -385,7 +388,7 @@ class TestProgress:
         assert 'hx-trigger="every 1s"' in page
         assert "Waiting for a worker" in page and 'value="0"' in page
         ImportJob.objects.filter(pk=job.pk).update(status="running", done=4, phase="Writing cards: 4 of 8")
-        with django_assert_num_queries(3):  # session, user, the job with its workspace role
+        with worker_running(job), django_assert_num_queries(4):  # session, user, the job, its worker's lock
             part = owner_client.get(url, headers={"HX-Request": "true"}).content.decode()
         assert part.strip().startswith('<div id="import-progress"')
         assert "Writing cards: 4 of 8" in part and 'value="50"' in part
@@ -397,6 +400,41 @@ class TestProgress:
         assert 'value="100"' in part
         assert f'href="{job.project.get_absolute_url()}"' in part
         assert "Imported 8 card(s)" in part
+
+    def test_an_import_whose_worker_died_says_so_and_stops_polling(self, owner_client, application, trello_bytes):
+        job = import_trello(owner_client, application, trello_bytes)
+        url = reverse("import_progress", args=[job.pk])
+        ImportJob.objects.filter(pk=job.pk).update(status="running", done=4, phase="Writing cards: 4 of 8")
+        with worker_running(job):  # alive: still importing
+            assert "Writing cards: 4 of 8" in owner_client.get(url).content.decode()
+            job.refresh_from_db()
+            assert job.status == "running"
+        # Its connection ended (the process was killed) with the job still running.
+        part = owner_client.get(url, headers={"HX-Request": "true"}).content.decode()
+        assert "hx-trigger" not in part
+        assert services.STOPPED in part
+        job.refresh_from_db()
+        assert (job.status, job.source) == ("failed", "")
+        assert not Project.objects.filter(application=application).exists()
+        # Should the queue run the job again (it never saw it end), it is left alone: no longer queued.
+        run_queued_jobs()
+        job.refresh_from_db()
+        assert job.status == "failed" and not Project.objects.filter(application=application).exists()
+
+    def test_the_worker_holds_the_lock_while_it_imports(self, owner_client, application, trello_bytes, monkeypatch):
+        job = import_trello(owner_client, application, trello_bytes)
+        held = []
+        write_board = services.write_board
+
+        def watched(**kwargs):
+            held.append(_held_elsewhere(job.pk))
+            return write_board(**kwargs)
+
+        monkeypatch.setattr(services, "write_board", watched)
+        run_queued_jobs()
+        job.refresh_from_db()
+        assert held == [True] and job.status == "done"
+        assert not _held_elsewhere(job.pk)  # given back when done
 
     def test_progress_is_visible_before_the_import_commits(self, owner, application):
         """The reports commit on their own connection while the import's transaction is open."""
@@ -430,6 +468,32 @@ class TestProgress:
         with pytest.raises(Exception, match="already confirmed"):
             services.queue_import(job=job, actor=job.created_by, name="A", key="A", options={})
         assert len(queued("imports.import_board")) == 1
+
+
+@contextmanager
+def worker_running(job):
+    """A worker at work on the job, as far as the page can tell: its lock held by a connection of
+    another session, which ends (as a killed worker's does) when the block ends."""
+    with psycopg.connect(**_conninfo(), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [services.IMPORT_LOCKS, job.pk])
+        yield
+
+
+def _held_elsewhere(job_id: int) -> bool:
+    with psycopg.connect(**_conninfo(), autocommit=True) as other:
+        (taken,) = other.execute("SELECT pg_try_advisory_lock(%s, %s)", [services.IMPORT_LOCKS, job_id]).fetchone()
+    return not taken
+
+
+def _conninfo() -> dict:
+    database = connection.settings_dict
+    return {
+        "host": database["HOST"] or "127.0.0.1",
+        "port": database["PORT"] or 5432,
+        "user": database["USER"],
+        "password": database["PASSWORD"] or None,
+        "dbname": database["NAME"],
+    }
 
 
 class TestQueryCounts:

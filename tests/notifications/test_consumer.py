@@ -85,6 +85,25 @@ class TestWhoIsTold:
         run_queued_jobs()
         assert told() == [("bob", Kind.ASSIGNED, "ada")]
 
+    def test_a_card_reassigned_before_the_job_runs_tells_each_assignee_once(self, project, columns, ada, bob, cat):
+        card = services.create_task(
+            project=project, status_id=columns["todo"].pk, title="T", reporter=ada, assignee=bob
+        )
+        services.update_task(project=project, task_id=card.pk, version=card.version, assignee=cat, actor=ada)
+        assert TaskEvent.objects.get(task=card, kind="created").data["assignee_id"] == bob.pk
+        run_queued_jobs()
+        assert sorted(told()) == [("bob", Kind.ASSIGNED, "ada"), ("cat", Kind.ASSIGNED, "ada")]
+
+    def test_a_created_event_from_before_it_named_its_assignee_still_tells_them(self, project, columns, ada, bob):
+        card = services.create_task(
+            project=project, status_id=columns["todo"].pk, title="T", reporter=ada, assignee=bob
+        )
+        event = TaskEvent.objects.get(task=card, kind="created")
+        del event.data["assignee_id"]
+        event.save(update_fields=["data"])
+        run_queued_jobs()
+        assert told() == [("bob", Kind.ASSIGNED, "ada")]
+
     def test_a_move_tells_the_watchers(self, project, columns, card, ada, bob):
         services.move_task(project=project, task_id=card.pk, status_id=columns["active"].pk, actor=bob)
         run_queued_jobs()

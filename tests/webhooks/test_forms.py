@@ -45,6 +45,25 @@ class TestURL:
     def test_accepted(self, url):
         assert errors(url) == {}
 
+    @pytest.mark.parametrize(
+        ("url", "stored"),
+        [
+            ("https://bücher.example/hook", "https://xn--bcher-kva.example/hook"),
+            ("https://BÜCHER.example:8443/in", "https://xn--bcher-kva.example:8443/in"),
+            ("https://example.com/haken/ä?projekt=ü", "https://example.com/haken/%C3%A4?projekt=%C3%BC"),
+            ("https://example.com/a%20b?x=1&y=2", "https://example.com/a%20b?x=1&y=2"),
+            ("http://[2606:4700::1111]:8080/hook", "http://[2606:4700::1111]:8080/hook"),
+        ],
+    )
+    def test_a_url_is_stored_as_the_wire_carries_it(self, url, stored):
+        form = WebhookForm({"url": url, "events": ["all"]})
+        assert form.is_valid(), form.errors
+        assert form.cleaned_data["url"] == stored
+        assert stored.isascii()
+
+    def test_a_host_name_idna_cannot_encode_is_refused(self):
+        assert "host name is not valid" in " ".join(errors("https://exämple..com/").get("url", []))
+
     def test_private_addresses_are_accepted_when_the_instance_allows_them(self, settings):
         settings.WEBHOOKS_ALLOW_PRIVATE_NETWORKS = True
         assert errors("http://10.0.0.1/hook") == {}
