@@ -319,8 +319,9 @@ class LockSampler(threading.Thread):
                 row = conn.execute(
                     "SELECT count(*) FILTER (WHERE state = 'active'), "
                     "count(*) FILTER (WHERE wait_event_type = 'Lock'), "
-                    "(SELECT count(*) FROM pg_locks l WHERE NOT l.granted AND l.database = "
-                    "(SELECT oid FROM pg_database WHERE datname = current_database())) "
+                    # Row locks wait on a transaction id, a lock with no database: by backend.
+                    "(SELECT count(*) FROM pg_locks l JOIN pg_stat_activity w ON w.pid = l.pid "
+                    "WHERE NOT l.granted AND w.datname = current_database()) "
                     "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 ).fetchone()
                 self.samples.append(row)
@@ -598,7 +599,7 @@ def scaleout(args) -> str:
             f"{n:>7} {m['moves_per_s']:>8,.0f} {' '.join(map(str, m['per_turn'])):>14} {m['latency']['p50']:>7.1f} "
             f"{m['latency']['p95']:>7.1f} {m['errors']:>6} {c['server']:>20.2f} {c['postgres']:>8.2f} "
             f"{c['loaders']:>8.2f} {c['others']:>7.2f} {c['machine_busy_pct']:>6.0f} {lk['active_mean']:>6.2f} "
-            f"{lk['lock_waiting_share'] * 100:>8.1f}% {lk['not_granted_max']:>11} {m['deadlocks']:>9}"
+            f"{lk['lock_waiting_share'] * 100:>8.1f}% {lk['not_granted_max']:>11.0f} {m['deadlocks']:>9}"
         )
     lines += [
         "",
