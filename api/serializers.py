@@ -67,26 +67,12 @@ class Choice(serializers.ChoiceField):
 # -- input --------------------------------------------------------------------------------------
 
 
-class CardCreateIn(serializers.Serializer):
-    column_id = Id(help_text="The column (a TaskStatus of this project) the card goes to.")
-    title = Text()
-    description = Text(required=False, default="")
-    assignee_id = Id(required=False, allow_null=True, default=None, help_text="A member of the workspace, or null.")
-    position = serializers.ChoiceField(
-        choices=["top", "bottom"], required=False, default="top", help_text="Top (default) or bottom of the column."
-    )
-
-
 PRIORITY_MESSAGE = "Pick a priority: 0 (none), 1 (low), 2 (medium), 3 (high) or 4 (urgent)."
 
 
-class CardUpdateIn(serializers.Serializer):
-    """A partial edit: fields left out stay as they are. `version` is the card's as you read it."""
+class CardPlanningIn(serializers.Serializer):
+    """Labels, priority and due date, as a new card or an edit gives them: fields left out are not set."""
 
-    version = Version()
-    title = Text(required=False)
-    description = Text(required=False)
-    assignee_id = Id(required=False, allow_null=True)
     labels = serializers.ListField(child=Id(), required=False, max_length=LABELS_PER_CARD_MAX)
     priority = Choice(choices=Priority.values, required=False, error_messages={"invalid_choice": PRIORITY_MESSAGE})
     due_date = serializers.DateField(
@@ -103,6 +89,25 @@ class CardUpdateIn(serializers.Serializer):
 
     def validate_labels(self, value):
         return list(dict.fromkeys(value))
+
+
+class CardCreateIn(CardPlanningIn):
+    column_id = Id(help_text="The column (a TaskStatus of this project) the card goes to.")
+    title = Text()
+    description = Text(required=False, default="")
+    assignee_id = Id(required=False, allow_null=True, default=None, help_text="A member of the workspace, or null.")
+    position = serializers.ChoiceField(
+        choices=["top", "bottom"], required=False, default="top", help_text="Top (default) or bottom of the column."
+    )
+
+
+class CardUpdateIn(CardPlanningIn):
+    """A partial edit: fields left out stay as they are. `version` is the card's as you read it."""
+
+    version = Version()
+    title = Text(required=False)
+    description = Text(required=False)
+    assignee_id = Id(required=False, allow_null=True)
 
 
 class CardMoveIn(serializers.Serializer):

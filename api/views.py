@@ -341,8 +341,17 @@ class Cards(ApiView):
             reporter=request.user,
             at_top=data["position"] == "top",
             actor=request.user,
+            **_planning(data),
         )
         return Response(queries.card_json(project, task), status=status.HTTP_201_CREATED)
+
+
+def _planning(data: dict) -> dict:
+    """The labels and planning fields given (s.CardPlanningIn), as the card services take them."""
+    changes = {field: data[field] for field in ("priority", "due_date", "due_at") if field in data}
+    if "labels" in data:
+        changes["label_ids"] = data["labels"]
+    return changes
 
 
 class CardDetail(ApiView):
@@ -365,14 +374,9 @@ class CardDetail(ApiView):
     def patch(self, request, project_id: int, card_id: int):
         project = _project(request, project_id, write=True)
         data = _valid(s.CardUpdateIn, request.data)
-        changes = {}
+        changes = _planning(data)
         if "assignee_id" in data:
             changes["assignee"] = _assignee(project, card_id, data["assignee_id"])
-        if "labels" in data:
-            changes["label_ids"] = data["labels"]
-        for field in ("priority", "due_date", "due_at"):
-            if field in data:
-                changes[field] = data[field]
         try:
             task = services.update_task(
                 project=project,

@@ -93,10 +93,17 @@ def build_projects(application: Application, *, projects: int, tasks_per_project
     return ids
 
 
-def dress_cards(project_ids: list[int]) -> None:
-    """Every card of these projects carries what a card face can show (issue 14): three of its
-    project's five labels, a priority, a due date, checklist progress, and comment and attachment
-    counts. The faces read all of it from the card's own row; the labels are one query per board."""
+# What dress_cards puts on every card face, as SQL: face_values(n, labels) gives the values of
+# FACE_COLUMNS for a card numbered by the integer expression `n`, `labels` its project's label ids.
+FACE_COLUMNS = "label_ids, priority, due_date, checklist_done, checklist_total, comment_count, attachment_count"
+
+
+def face_values(n: str, labels: str) -> str:
+    return f"({labels})[1:3], ({n}) %% 5, current_date + (({n}) %% 21 - 7)::int, 2, 5, 3, 1"
+
+
+def make_labels(project_ids: list[int]) -> None:
+    """Five labels in each of these projects (the ones dress_cards puts on the faces)."""
     colours = [colour for colour, _ in LABEL_COLOURS[:5]]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -104,13 +111,23 @@ def dress_cards(project_ids: list[int]) -> None:
             "SELECT p, 'Label ' || n, (%s::text[])[n] FROM unnest(%s::int[]) p CROSS JOIN generate_series(1, 5) n",
             [colours, project_ids],
         )
+
+
+LABEL_IDS_SQL = (
+    "SELECT project_id, array_agg(id ORDER BY id) AS ids FROM boards_label "
+    "WHERE project_id = ANY(%s) GROUP BY project_id"
+)
+
+
+def dress_cards(project_ids: list[int]) -> None:
+    """Every card of these projects carries what a card face can show (issue 14): three of its
+    project's five labels, a priority, a due date, checklist progress, and comment and attachment
+    counts. The faces read all of it from the card's own row; the labels are one query per board."""
+    make_labels(project_ids)
+    with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE boards_task t SET label_ids = l.ids, priority = t.id %% 5, "
-            "due_date = current_date + (t.id %% 21 - 7)::int, checklist_done = 2, checklist_total = 5, "
-            "comment_count = 3, attachment_count = 1 "
-            "FROM (SELECT project_id, (array_agg(id ORDER BY id))[1:3] AS ids FROM boards_label "
-            "WHERE project_id = ANY(%s) GROUP BY project_id) l "
-            "WHERE t.project_id = l.project_id",
+            f"UPDATE boards_task t SET ({FACE_COLUMNS}) = ({face_values('t.id', 'l.ids')}) "
+            f"FROM ({LABEL_IDS_SQL}) l WHERE t.project_id = l.project_id",
             [project_ids],
         )
 

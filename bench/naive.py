@@ -123,3 +123,74 @@ def board(request, project_id: int):
     for task in tasks:
         by_column[task.task_status_id].cards.append(task)
     return HttpResponse(BOARD.render(RequestContext(request, {"project": project, "columns": columns})))
+
+
+def insights(project, days: int, *, now) -> dict:
+    """The insights page's figures the first way one would write them: the range's events and the
+    open cards loaded into Python, the flow rebuilt day by day, the percentiles taken there."""
+    import datetime as dt
+    import statistics
+
+    from boards.insights import live_counts
+    from boards.models import Category, TaskEvent
+
+    today = timezone.localdate(now)
+    since = timezone.make_aware(dt.datetime.combine(today - dt.timedelta(days=days - 1), dt.time.min))
+    events = list(
+        TaskEvent.objects.filter(project=project, at__gte=since)
+        .order_by("seq")
+        .values_list(
+            "task_id", "at", "kind", "from_category", "to_category", "task_count", "started_at", "task_created_at"
+        )
+    )
+    # Cumulative flow: today's counts, walked back over each day's events.
+    running = Counter(live_counts(project))
+    per_day: dict = {}
+    for _task, at, _kind, src, dst, n, *_ in events:
+        change = per_day.setdefault(timezone.localdate(at), Counter())
+        if src:
+            change[src] -= n
+        if dst:
+            change[dst] += n
+    flow = []
+    for offset in range(days):
+        day = today - dt.timedelta(days=offset)
+        flow.append((day, {c.value: running[c.value] for c in Category}))
+        running.subtract(per_day.get(day, Counter()))
+    # Lead and cycle time of the cards whose last arrival in done is in the range and who stayed.
+    arrived, left = {}, {}
+    for task, at, kind, src, dst, _n, started, created in events:
+        if task is None:
+            continue
+        if dst == "done" and src != "done" and kind in ("created", "moved"):
+            arrived[task] = (at, started, created)
+        elif src == "done" and dst != "done" and kind == "moved":
+            left[task] = at
+    lead, cycle, weeks = [], [], Counter()
+    for task, (at, started, created) in arrived.items():
+        if task in left and left[task] > at:
+            continue
+        lead.append((at - created).total_seconds() / 86400)
+        if started:
+            cycle.append((at - started).total_seconds() / 86400)
+        weeks[timezone.localdate(at) - dt.timedelta(days=timezone.localdate(at).weekday())] += 1
+    ages = [
+        (now - created).total_seconds() / 86400
+        for created in Task.objects.live()
+        .filter(project=project)
+        .exclude(task_status__category=Category.DONE)
+        .values_list("created_at", flat=True)
+    ]
+
+    def percentiles(values):
+        return statistics.quantiles(values, n=100)[49::35] if len(values) > 1 else values
+
+    oldest = sorted(ages, reverse=True)[:5]
+    return {
+        "flow": flow,
+        "lead": percentiles(lead),
+        "cycle": percentiles(cycle),
+        "weeks": weeks,
+        "ages": percentiles(ages),
+        "oldest": oldest,
+    }

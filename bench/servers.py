@@ -52,8 +52,9 @@ class Server:
     joins the same group but never listens, so the kernel gives it no connection.
     """
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, root: Path = ROOT):
         self.kind, self.port = kind, 0
+        self.root = root  # another checkout (a baseline's git worktree) runs its own code
         self.fd: int | None = None
         self.process: subprocess.Popen | None = None
         self.log = None
@@ -91,7 +92,12 @@ class Server:
             with _reserved_port() as self.port:
                 self.log = open(LOGS / f"{self.kind}-{self.port}.log", "w")  # noqa: SIM115
                 self.process = subprocess.Popen(
-                    self.command(), cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+                    self.command(),
+                    cwd=self.root,
+                    env=env,
+                    stdout=self.log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
                 self._wait_ready()
             return self
@@ -101,7 +107,7 @@ class Server:
             # A session of its own, so stopping it can reach its workers too.
             self.process = subprocess.Popen(
                 self.command(),
-                cwd=ROOT,
+                cwd=self.root,
                 env=env,
                 stdout=self.log,
                 stderr=subprocess.STDOUT,

@@ -22,6 +22,9 @@ ATTEMPT_LEASE = dt.timedelta(seconds=60)
 # deliveries, which claim_attempt turns into nothing.
 OVERDUE = dt.timedelta(minutes=15)
 SWEEP_BATCH = 1000
+# Settled deliveries (and their attempts) are the owners' log of what was sent: kept this long.
+DELIVERIES_KEPT = dt.timedelta(days=30)
+FORGET_BATCH = 5000
 
 
 def _queue(deliveries: Sequence[Delivery], *, at: dt.datetime | None = None) -> None:
@@ -210,6 +213,21 @@ def give_up(*, delivery: Delivery, reason: str) -> Delivery:
     delivery.next_attempt_at = None
     delivery.save(update_fields=["status", "error", "next_attempt_at"])
     return delivery
+
+
+def forget_deliveries(*, now: dt.datetime | None = None) -> int:
+    """Delete the settled deliveries older than DELIVERIES_KEPT, with their attempts; how many.
+
+    In batches, each its own transaction, so a large backlog never holds locks for long. A pending
+    delivery is kept however old: its retries still need it."""
+    cutoff = (now or timezone.now()) - DELIVERIES_KEPT
+    old = Delivery.objects.filter(created_at__lt=cutoff).exclude(status=Delivery.Status.PENDING)
+    forgotten = 0
+    while ids := list(old.order_by("pk").values_list("pk", flat=True)[:FORGET_BATCH]):
+        with transaction.atomic():
+            Attempt.objects.filter(delivery_id__in=ids).delete()
+            forgotten += Delivery.objects.filter(pk__in=ids).delete()[0]
+    return forgotten
 
 
 def requeue_overdue(*, now: dt.datetime | None = None) -> int:

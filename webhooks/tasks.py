@@ -44,3 +44,10 @@ def deliver(delivery_id: int) -> str:
 @app.task(name="webhooks.requeue_overdue", queue="periodic", queueing_lock="webhooks_requeue_overdue")
 def requeue_overdue(timestamp: int) -> int:
     return services.requeue_overdue()
+
+
+# Nightly: the delivery log keeps services.DELIVERIES_KEPT of settled deliveries.
+@app.periodic(cron="40 3 * * *", periodic_id="webhooks_forget_deliveries")
+@app.task(name="webhooks.forget_deliveries", queue="periodic", queueing_lock="webhooks_forget_deliveries")
+def forget_deliveries(timestamp: int) -> int:
+    return services.forget_deliveries()

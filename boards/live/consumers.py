@@ -25,6 +25,7 @@ import uuid
 from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -281,6 +282,24 @@ class BoardConsumer(AsyncWebsocketConsumer):
         return False
 
     # Group events ---------------------------------------------------------------------------
+
+    async def dispatch(self, message):
+        """Group events go straight to their handler; the socket's own messages (connect, receive,
+        disconnect) go through channels' dispatch, which first closes stale database connections
+        in the thread-sensitive thread.
+
+        That close is a hop to one shared thread and back for every message of every socket: on a
+        board with 250 sockets in a process it cost more than sending the event to them all, one
+        after another. The handlers below query only through _db/database_sync_to_async, which
+        close stale connections around each call in the thread that runs it.
+        """
+        if message["type"].startswith("websocket."):
+            await super().dispatch(message)
+            return
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def board_event(self, event):
         """A committed change: its fragments, or to the page that made it only its number."""

@@ -48,15 +48,22 @@ def create_task(
     description: str = "",
     assignee=None,
     at_top: bool = True,
+    label_ids=(),
+    priority=...,
+    due_date=...,
+    due_at=...,
     actor=None,
 ) -> Task:
-    """A new card at the top (or bottom) of a column."""
+    """A new card at the top (or bottom) of a column, with labels and planning as update_task takes them."""
     refuse_archived(project)
     title = clean_title(title)
     description = clean_description(description)
+    planning = clean_planning(priority=priority, due_date=due_date, due_at=due_at)
     with transaction.atomic():
         column, (top, bottom), state = _lock_new_card_column(project, status_id)
         _check_wip(column)
+        if label_ids:
+            planning["label_ids"] = project_label_ids(project, label_ids)
         if top is None:
             position = 0.0
         elif at_top:
@@ -72,6 +79,7 @@ def create_task(
             reporter=reporter,
             position=position,
             number=history.take_card_numbers(project.pk),
+            **planning,
         )
         _save_locked(task, state)
         event = history.record_created(task, actor=actor or reporter)

@@ -87,44 +87,18 @@ def move_options(columns) -> str:
     return _move_options(tuple((column.pk, column.name) for column in columns))
 
 
-# The ⋯ menu of a card face, the same on every card but for the card's URL and title. Built by
-# one tag from a text made once per render: as template nodes it cost a third of a 250-card board.
-_CARD_MENU = (
-    '<details class="card-menu">'
-    '<summary aria-label="Move or archive “{title}”"><span aria-hidden="true">⋯</span></summary>'
-    '<div class="menu-body">'
-    '<form method="post" action="{url}move/" hx-post="{url}move/" hx-swap="none" class="move-form">{csrf}'
-    '<input type="hidden" name="via" value="menu">'
-    '<label>Move to column <select name="status_id" required>'
-    '<option value="">Choose…</option>{options}</select></label>'
-    ' <button type="submit" class="small">Move</button>'
-    ' <span class="menu-row">'
-    '<button type="submit" class="small secondary" name="direction" value="up" formnovalidate>↑ Up</button>'
-    ' <button type="submit" class="small secondary" name="direction" value="down" formnovalidate>↓ Down</button>'
-    "</span></form>"
-    '<form method="post" action="{url}archive/" hx-post="{url}archive/" hx-swap="none">{csrf}'
-    '<button type="submit" class="small secondary">Archive</button>'
-    "</form></div></details>"
+# The ⋯ of a card face: a link to the card's page (its move controls, without JavaScript); with
+# JavaScript it opens the board's one shared move menu (board.html#card_menu, static/js/board.js)
+# at the card. It was a whole menu per card (2.8 KB of a dressed face, most of a board's HTML).
+_CARD_MENU_BUTTON = (
+    '<a class="card-menu-button" href="{url}" aria-haspopup="dialog" aria-label="Move or archive “{title}”">'
+    '<span aria-hidden="true">⋯</span></a>'
 )
 
 
-def _menu_text(context) -> str:
-    """_CARD_MENU with this render's CSRF field and column options filled in, {title} and {url} left."""
-    cache = context.render_context
-    if "card_menu" not in cache:
-        token = context.get("csrf_token")
-        # As {% csrf_token %} writes it; fragments rendered without a request (live push) have none.
-        csrf = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', token) if token else ""
-        options = move_options(context.get("columns") or [])
-        text = _CARD_MENU.replace("{csrf}", csrf.replace("{", "{{").replace("}", "}}"))
-        cache["card_menu"] = text.replace("{options}", options.replace("{", "{{").replace("}", "}}"))
-    return cache["card_menu"]
-
-
-@register.simple_tag(takes_context=True)
-def card_menu(context, task, refs) -> str:
-    """The card's ⋯ menu (move to a column, up, down, archive); `refs` is the card's card_refs."""
-    return mark_safe(_menu_text(context).format(title=escape(task.title), url=refs["url"]))  # noqa: S308 - escaped parts
+def card_menu(task, refs) -> str:
+    """The card's ⋯ (move to a column, up, down, archive); `refs` is the card's card_refs."""
+    return mark_safe(_CARD_MENU_BUTTON.format(title=escape(task.title), url=refs["url"]))  # noqa: S308 - escaped parts
 
 
 @register.simple_tag(takes_context=True)
@@ -132,8 +106,11 @@ def card_face(context, task) -> str:
     """A card on the board (the page, its column pages and the live push alike), in one tag.
 
     A board renders hundreds of faces; as template nodes (a dozen variables and filters each)
-    they were most of the page's rendering. Context: project, labels and columns of the board,
-    can_edit, oob (a live fragment), focus / focus_id (the card the keyboard was on).
+    they were most of the page's rendering. Every byte counts 250 times (issue 18): the title opens
+    the card dialog through one listener of the board (static/js/board.js), not an htmx attribute
+    per card, and the card's actions are its URL (the title's href) + "move/", "archive/"...
+    Context: project, labels and columns of the board, can_edit, oob (a live fragment), focus /
+    focus_id (the card the keyboard was on).
     """
     refs = card_refs(task)
     focus = context.get("focus") or context.get("focus_id") == task.pk
@@ -145,13 +122,12 @@ def card_face(context, task) -> str:
     )
     created = timezone.localtime(task.created_at) if task.created_at else None
     return format_html(
-        '<article class="card" id="card-{id}" data-id="{id}" data-version="{version}" data-move-url="{url}move/"'
-        ' aria-labelledby="card-{id}-title"{oob}>\n'
-        '<h3 class="card-title" id="card-{id}-title"><a href="{url}" hx-get="{url}" hx-target="#card-dialog-body"'
-        "{focus}>{title}</a></h3>\n"
-        "{badges}\n"
-        '<p class="card-meta"><span class="card-key">{key}-{number}</span>\n{who}\n'
-        '<time class="age" datetime="{created}">{age}</time></p>\n'
+        '<article class="card" id="card-{id}" data-id="{id}" data-version="{version}"'
+        ' aria-labelledby="card-{id}-title"{oob}>'
+        '<h3 class="card-title" id="card-{id}-title"><a href="{url}"{focus}>{title}</a></h3>'
+        "{badges}"
+        '<p class="card-meta"><span class="card-key">{key}-{number}</span> {who} '
+        '<time class="age" datetime="{created}">{age}</time></p>'
         "{menu}</article>",
         id=refs["id"],
         url=refs["url"],
@@ -163,9 +139,9 @@ def card_face(context, task) -> str:
         key=context["project"].key,
         number=task.number,
         who=who,
-        created=isoformat(created),
+        created=created.isoformat(timespec="seconds") if created else "",
         age=age(task.created_at),
-        menu=card_menu(context, task, refs) if context.get("can_edit") else "",
+        menu=card_menu(task, refs) if context.get("can_edit") else "",
     )
 
 
@@ -242,16 +218,21 @@ def label_chips(label_ids, labels) -> str:
 
 PRIORITY_BADGES = {
     value: format_html(
-        '<span class="priority priority-{}" title="{} priority"><span aria-hidden="true">{}</span>'
-        '<span class="visually-hidden">{} priority</span></span>',
+        '<span class="priority priority-{}" title="{} priority" role="img" aria-label="{} priority">{}</span>',
         value,
         name,
-        PRIORITY_ICONS[value],
         name,
+        PRIORITY_ICONS[value],
     )
     for value, name in Priority.choices
     if value
 }
+
+
+def _count(number, noun: str) -> str:
+    """ "1 comment", "3 comments": a badge's spoken text."""
+    number = int(number)
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 @register.simple_tag(takes_context=True)
@@ -281,19 +262,18 @@ def card_badges(context, task) -> str:
     if task.checklist_total:
         done, total = int(task.checklist_done), int(task.checklist_total)
         parts.append(
-            f'<span class="face-checklist{" complete" if done == total else ""}" title="Checklist">'
-            f'<span aria-hidden="true">☑</span> {done}/{total}'
-            '<span class="visually-hidden"> checklist items done</span></span>'
+            f'<span class="face-checklist{" complete" if done == total else ""}" title="Checklist" role="img"'
+            f' aria-label="{done} of {total} checklist items done">☑ {done}/{total}</span>'
         )
     if task.comment_count:
         parts.append(
-            f'<span class="face-comments" title="Comments"><span aria-hidden="true">💬</span> {int(task.comment_count)}'
-            '<span class="visually-hidden"> comments</span></span>'
+            f'<span class="face-comments" title="Comments" role="img"'
+            f' aria-label="{_count(task.comment_count, "comment")}">💬 {int(task.comment_count)}</span>'
         )
     if task.attachment_count:
         parts.append(
-            f'<span class="face-attachments" title="Attachments"><span aria-hidden="true">📎</span> '
-            f'{int(task.attachment_count)}<span class="visually-hidden"> attachments</span></span>'
+            f'<span class="face-attachments" title="Attachments" role="img"'
+            f' aria-label="{_count(task.attachment_count, "attachment")}">📎 {int(task.attachment_count)}</span>'
         )
     # Integers and strings built by format_html only.
     return mark_safe('<p class="card-badges">' + "".join(parts) + "</p>")  # noqa: S308

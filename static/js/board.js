@@ -62,8 +62,143 @@
     return values;
   }
 
-  // Shared with keys.js, which loads after this file.
-  window.Tasktrack = { dropMissingTargets: dropMissingTargets, csrfHeaders: csrfHeaders, filterValues: filterValues };
+  // -- The card menu (issue 18) -------------------------------------------------------------------
+  // One menu per board (board.html#card_menu), opened at the card whose ⋯ was clicked (or by `m`,
+  // or a long press on a phone): its forms' addresses are the card's. A card used to carry a menu
+  // of its own, most of the board's HTML. Without JavaScript the ⋯ is a link to the card's page.
+
+  var menuOpener = null; // where the keyboard goes back to when the menu closes
+
+  function cardMenu() {
+    return document.getElementById("card-menu");
+  }
+
+  function placeCardMenu(menu, anchor) {
+    // Below the ⋯, its right edge on the ⋯'s; above it when there is no room below but room above.
+    var box = anchor.getBoundingClientRect();
+    var parent = menu.offsetParent || document.body;
+    var origin = parent.getBoundingClientRect();
+    var height = menu.offsetHeight;
+    var top = box.bottom + 4;
+    if (top + height > window.innerHeight && box.top - height - 4 > 0) top = box.top - height - 4;
+    menu.style.top = top - origin.top + parent.scrollTop + "px";
+    menu.style.left = Math.max(0, box.right - origin.left + parent.scrollLeft - menu.offsetWidth) + "px";
+  }
+
+  function closeCardMenu(returnFocus) {
+    var menu = cardMenu();
+    var opener = menuOpener;
+    menuOpener = null;
+    Array.prototype.forEach.call(document.querySelectorAll(".card-menu-button[aria-expanded]"), function (button) {
+      button.removeAttribute("aria-expanded");
+    });
+    if (!menu || menu.hidden) return;
+    menu.hidden = true;
+    if (returnFocus && opener && document.contains(opener)) opener.focus();
+  }
+
+  // Opens the menu for `card`; focus goes to its column picker and, on close, back to `opener`
+  // (the card's ⋯ unless given). False when the board has no menu (a viewer's).
+  function openCardMenu(card, opener) {
+    var menu = cardMenu();
+    var base = cardUrl(card);
+    if (!menu || !base) return false;
+    closeCardMenu(false);
+    Array.prototype.forEach.call(menu.querySelectorAll("form[data-action]"), function (form) {
+      form.setAttribute("action", base + form.dataset.action);
+    });
+    var title = card.querySelector(".card-title");
+    menu.querySelector(".menu-card").textContent = title ? title.textContent : "";
+    menu.dataset.card = card.dataset.id;
+    var select = menu.querySelector("select");
+    if (select) select.value = "";
+    var button = card.querySelector(".card-menu-button");
+    if (button) button.setAttribute("aria-expanded", "true");
+    menuOpener = opener || button || card;
+    menu.hidden = false;
+    placeCardMenu(menu, button || card);
+    (select || menu.querySelector("button")).focus({ preventScroll: true });
+    return true;
+  }
+
+  function submitCardMenu(e) {
+    var form = e.target;
+    var menu = cardMenu();
+    if (!menu || !menu.contains(form)) return;
+    e.preventDefault();
+    var card = document.getElementById("card-" + menu.dataset.card);
+    var values = filterValues();
+    new FormData(form, e.submitter).forEach(function (value, key) {
+      if (key !== "csrfmiddlewaretoken") values[key] = value; // the token goes as a header
+    });
+    var opener = menuOpener;
+    closeCardMenu(false);
+    var source = card || document.getElementById("board");
+    source.classList.add("saving");
+    source.addEventListener(
+      "htmx:afterRequest",
+      function (done) {
+        source.classList.remove("saving");
+        var status = done.detail.xhr ? done.detail.xhr.status : 0;
+        // Refused: the message says why, and the keyboard is back where the menu was opened.
+        if ((status === 0 || status >= 400) && opener && document.contains(opener)) opener.focus();
+      },
+      { once: true }
+    );
+    htmx.ajax("POST", form.getAttribute("action"), { source: source, swap: "none", values: values, headers: csrfHeaders() });
+  }
+
+  function onMenuClick(e) {
+    var button = e.target.closest && e.target.closest(".card-menu-button");
+    if (button && cardMenu()) {
+      e.preventDefault();
+      if (button.getAttribute("aria-expanded") === "true") closeCardMenu(true);
+      else openCardMenu(button.closest(".card"), button);
+      return;
+    }
+    var menu = cardMenu();
+    if (menu && !menu.hidden && !menu.contains(e.target)) closeCardMenu(false);
+  }
+
+  function onMenuKeydown(e) {
+    var menu = cardMenu();
+    if (e.key !== "Escape" || !menu || menu.hidden) return;
+    e.preventDefault();
+    closeCardMenu(true);
+  }
+
+  function onMenuFocusout(e) {
+    // Tab past its last button (or a click elsewhere) leaves the menu: it closes.
+    var menu = cardMenu();
+    if (!menu || menu.hidden || !menu.contains(e.target)) return;
+    if (e.relatedTarget && !menu.contains(e.relatedTarget)) closeCardMenu(false);
+  }
+
+  // A card's title opens the card in the dialog; its href is the card's page (without JavaScript, or
+  // in a new tab). One listener for the board, not an htmx attribute on every card: less HTML and
+  // nothing for htmx to process per card when a board loads or is redrawn.
+  function onTitleClick(e) {
+    if (e.defaultPrevented || e.button !== 0 || e.ctrlKey || e.metaKey || e.shiftKey || e.altKey) return;
+    var link = e.target.closest && e.target.closest("#board .card-title a");
+    if (!link) return;
+    e.preventDefault();
+    htmx.ajax("GET", link.getAttribute("href"), { source: link, target: "#card-dialog-body" });
+  }
+
+  // Shared with keys.js and phone.js, which load after this file.
+  window.Tasktrack = {
+    dropMissingTargets: dropMissingTargets,
+    csrfHeaders: csrfHeaders,
+    filterValues: filterValues,
+    openCardMenu: openCardMenu,
+    cardUrl: cardUrl,
+  };
+
+  // A card's own address (its page), the prefix of its actions: move/, archive/, assign-me/.
+  function cardUrl(card) {
+    var link = card && card.querySelector(".card-title a");
+    return link ? link.getAttribute("href") : "";
+  }
 
   function siblingCard(el, direction) {
     var node = direction === "prev" ? el.previousElementSibling : el.nextElementSibling;
@@ -108,7 +243,7 @@
       },
       { once: true }
     );
-    htmx.ajax("POST", item.dataset.moveUrl, {
+    htmx.ajax("POST", cardUrl(item) + "move/", {
       source: item,
       swap: "none",
       values: values,
@@ -125,7 +260,7 @@
     new Sortable(list, {
       group: "cards",
       draggable: ".card",
-      filter: "summary, .card-menu, input, select, button, textarea",
+      filter: ".card-menu-button, input, select, button, textarea",
       preventOnFilter: false,
       animation: 150,
       forceFallback: true,
@@ -229,6 +364,11 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    document.addEventListener("click", onMenuClick);
+    document.addEventListener("click", onTitleClick);
+    document.addEventListener("keydown", onMenuKeydown);
+    document.addEventListener("focusout", onMenuFocusout);
+    document.addEventListener("submit", submitCardMenu);
     init(document.body);
     htmx.onLoad(init);
     restoreLanes();
@@ -297,8 +437,8 @@
       if (target) {
         target.removeAttribute("data-focus");
         var card = target.closest(".card");
-        var summary = card && card.querySelector(".card-menu summary");
-        (summary || target).focus();
+        var button = card && card.querySelector(".card-menu-button");
+        (button || target).focus();
       }
     });
   });

@@ -27,7 +27,7 @@
     }
     cards.forEach(function (card) {
       card.setAttribute("tabindex", card === active ? "0" : "-1");
-      card.querySelectorAll(".card-title a, .card-menu summary").forEach(function (control) {
+      card.querySelectorAll(".card-title a, .card-menu-button").forEach(function (control) {
         control.setAttribute("tabindex", "-1");
       });
     });
@@ -71,6 +71,7 @@
   // The move request's headers and the board's filter, as board.js sends them.
   var csrfHeaders = window.Tasktrack.csrfHeaders;
   var filterValues = window.Tasktrack.filterValues;
+  var cardUrl = window.Tasktrack.cardUrl;
 
   function announce(text) {
     var region = document.getElementById("board-announcer");
@@ -127,7 +128,7 @@
   // the previous/next column; on a grouped board, up from the top of a lane's cell (down from its
   // bottom) to the bottom (top) of the same column in the next lane, which sets that lane's value.
   function move(card, step) {
-    if (!card.dataset.moveUrl || card.classList.contains("saving")) return;
+    if (!cardUrl(card) || card.classList.contains("saving")) return;
     var values = filterValues();
     var intoLane = step.direction ? laneStep(card, step.direction === "up" ? -1 : 1) : null;
     if (intoLane) {
@@ -156,12 +157,12 @@
       },
       { once: true }
     );
-    htmx.ajax("POST", card.dataset.moveUrl, { source: card, swap: "none", values: values, headers: csrfHeaders() });
+    htmx.ajax("POST", cardUrl(card) + "move/", { source: card, swap: "none", values: values, headers: csrfHeaders() });
   }
 
   // `a`: the focused card becomes the user's (one write; the card keeps the keyboard).
   function assignMe(card) {
-    if (!card.dataset.moveUrl || card.classList.contains("saving")) return;
+    if (!cardUrl(card) || card.classList.contains("saving")) return;
     var id = card.dataset.id;
     card.classList.add("saving");
     card.addEventListener(
@@ -172,7 +173,7 @@
       },
       { once: true }
     );
-    var url = card.dataset.moveUrl.replace(/move\/$/, "assign-me/");
+    var url = cardUrl(card) + "assign-me/";
     htmx.ajax("POST", url, { source: card, swap: "none", values: filterValues(), headers: csrfHeaders() });
   }
 
@@ -208,11 +209,7 @@
   }
 
   function openMenu(card) {
-    var menu = card.querySelector("details.card-menu");
-    if (!menu) return;
-    menu.open = true;
-    var select = menu.querySelector("select");
-    if (select) select.focus();
+    if (window.Tasktrack.openCardMenu) window.Tasktrack.openCardMenu(card, card);
   }
 
   function focusNewCard(card) {

@@ -122,11 +122,7 @@
   }
 
   function openMenu(card) {
-    var menu = card.querySelector("details.card-menu");
-    if (!menu) return false;
-    menu.open = true; // ui.js closes any other menu and places this one
-    var select = menu.querySelector("select");
-    if (select) select.focus({ preventScroll: true });
+    if (!window.Tasktrack || !window.Tasktrack.openCardMenu(card)) return false;
     if (navigator.vibrate) navigator.vibrate(10);
     return true;
   }
@@ -135,7 +131,7 @@
     cancelPress();
     if (!PHONE.matches || e.touches.length !== 1) return;
     var card = e.target.closest && e.target.closest("#board .card");
-    if (!card || e.target.closest(".card-menu, input, select, button, textarea")) return;
+    if (!card || e.target.closest(".card-menu-button, #card-menu, input, select, button, textarea")) return;
     var touch = e.touches[0];
     press = { card: card, x: touch.clientX, y: touch.clientY, fired: false };
     press.timer = window.setTimeout(function () {

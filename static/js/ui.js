@@ -1,5 +1,5 @@
-// Tasktrack page behaviour shared by every page: closable, fading messages and one-at-a-time
-// card menus. Without JavaScript messages simply stay and menus are plain <details>.
+// Tasktrack page behaviour shared by every page: closable, fading messages, focus kept across a
+// swap. Without JavaScript messages simply stay. (The board's card menu is in board.js.)
 (function () {
   "use strict";
 
@@ -59,53 +59,6 @@
     Array.prototype.forEach.call(document.querySelectorAll(".message.shown.error"), dismiss);
   }
 
-  // -- Card menus --------------------------------------------------------------------------------
-
-  function openMenus() {
-    return Array.prototype.slice.call(document.querySelectorAll("details.card-menu[open]"));
-  }
-
-  function closeMenu(menu, returnFocus) {
-    menu.open = false;
-    if (returnFocus) menu.querySelector("summary").focus();
-  }
-
-  function placeMenu(menu) {
-    // Opens downwards unless that leaves the viewport and there is more room above.
-    var body = menu.querySelector(".menu-body");
-    if (!body) return;
-    menu.classList.remove("menu-up");
-    var box = body.getBoundingClientRect();
-    var summary = menu.querySelector("summary").getBoundingClientRect();
-    if (box.bottom > window.innerHeight && summary.top - box.height > 0) menu.classList.add("menu-up");
-  }
-
-  function onToggle(e) {
-    var menu = e.target;
-    if (!menu.matches || !menu.matches("details.card-menu") || !menu.open) return;
-    openMenus().forEach(function (other) {
-      if (other !== menu) closeMenu(other, false);
-    });
-    placeMenu(menu);
-  }
-
-  function onKeydown(e) {
-    if (e.key !== "Escape") return;
-    var menus = openMenus();
-    if (!menus.length) return;
-    e.preventDefault();
-    var inside = document.activeElement && document.activeElement.closest("details.card-menu[open]");
-    menus.forEach(function (menu) {
-      closeMenu(menu, menu === inside || menus.length === 1);
-    });
-  }
-
-  function onClick(e) {
-    openMenus().forEach(function (menu) {
-      if (!menu.contains(e.target)) closeMenu(menu, false);
-    });
-  }
-
   // -- Focus kept across a swap -----------------------------------------------------------------
   // The Columns page swaps its whole list after Save or an arrow: the keyboard stays on the control
   // that was used, in the row it belongs to (wherever that row moved), not at the top of the page.
@@ -135,10 +88,6 @@
     }
     if (control) control.focus();
   }
-
-  document.addEventListener("toggle", onToggle, true); // toggle does not bubble
-  document.addEventListener("keydown", onKeydown);
-  document.addEventListener("click", onClick);
 
   document.addEventListener("DOMContentLoaded", function () {
     decorateAll(document);

@@ -23,6 +23,28 @@ def stored(project) -> dict:
 
 
 class TestCardLifecycle:
+    def test_a_card_is_created_with_its_labels_priority_and_due_date(self, owner, project, columns):
+        api = ApiClient(make_token(owner))
+        bug = services.create_label(project=project, name="bug", colour=Label._meta.get_field("colour").default)
+        ux = services.create_label(project=project, name="ux", colour=Label._meta.get_field("colour").default)
+        body = {
+            "column_id": columns["todo"].pk,
+            "title": "Planned",
+            "labels": [ux.pk, bug.pk, ux.pk],
+            "priority": 4,
+            "due_date": "2030-01-31",
+            "due_at": "2030-01-31T17:00:00+01:00",
+        }
+        response = api.post(reverse("api_cards", args=[project.pk]), body)
+        assert response.status_code == 201, response.content
+        card = response.json()
+        assert card["labels"] == sorted([bug.pk, ux.pk]) and card["priority"] == 4 and card["due_date"] == "2030-01-31"
+        task = Task.objects.get(pk=card["id"])
+        assert (task.label_ids, task.priority, task.version) == (sorted([bug.pk, ux.pk]), 4, 1)
+        assert task.due_at.isoformat() == "2030-01-31T16:00:00+00:00"
+        assert [e.kind for e in TaskEvent.objects.filter(task=task)] == ["created"]
+        assert stored(project) == recount(project)
+
     def test_a_token_drives_a_whole_card_lifecycle(self, owner, editor, project, columns):
         api = ApiClient(make_token(owner))
         label = services.create_label(project=project, name="bug", colour=Label._meta.get_field("colour").default)

@@ -38,6 +38,12 @@ class TestStrictInput:
             ({"column_id": 1, "title": "x" * 201}, "title"),
             ({"column_id": 1, "title": "x", "position": "middle"}, "position"),
             ({"column_id": 1, "title": "x", "assignee_id": "me"}, "assignee_id"),
+            ({"column_id": 1, "title": "x", "priority": 5}, "priority"),
+            ({"column_id": 1, "title": "x", "priority": True}, "priority"),
+            ({"column_id": 1, "title": "x", "labels": "1"}, "labels"),
+            ({"column_id": 1, "title": "x", "labels": [2**63]}, "labels"),
+            ({"column_id": 1, "title": "x", "due_date": "2030-02-30"}, "due_date"),
+            ({"column_id": 1, "title": "x", "due_at": "tomorrow"}, "due_at"),
         ],
     )
     def test_a_bad_create_answers_400_naming_the_field(self, api, project, columns, body, field):
@@ -48,12 +54,24 @@ class TestStrictInput:
         assert field in response.json()["errors"] and response.json()["detail"]
         assert not Task.objects.exists()
 
+    def test_a_label_of_another_project_is_refused_on_create(self, api, project, columns, owner, application):
+        other = services.create_project(application=application, name="Other", key="OTH", actor=owner)
+        label = services.create_label(project=other, name="theirs", colour="#1d4ed8")
+        body = {"column_id": columns["todo"].pk, "title": "x", "labels": [label.pk]}
+        response = api.post(reverse("api_cards", args=[project.pk]), body)
+        assert response.status_code == 400 and "not a label of this project" in response.content.decode()
+        assert not Task.objects.filter(project=project).exists()
+
     def test_the_services_messages_come_through(self, api, project, columns, outsider):
         url = reverse("api_cards", args=[project.pk])
         response = api.post(url, {"column_id": columns["todo"].pk, "title": " "})
         assert response.json()["errors"] == {"title": ["A card needs a title."]}
         response = api.post(url, {"column_id": columns["todo"].pk, "title": "x", "assignee_id": outsider.pk})
         assert response.json()["errors"] == {"assignee_id": ["Pick a member of this workspace (or nobody)."]}
+        response = api.post(url, {"column_id": columns["todo"].pk, "title": "x", "due_at": "2030-01-31T17:00:00Z"})
+        assert response.status_code == 400
+        assert response.json()["errors"] == {"non_field_errors": ["A due time needs a due date."]}
+        assert not Task.objects.exists()
 
     @pytest.mark.parametrize(
         "raw", ["{", "null", "[1, 2]", '"text"', "7", '{"column_id": 1, "title": "x"} trailing', b"\xff\xfe"]

@@ -236,6 +236,46 @@ def counts(todo=0, active=0, review=0, issue=0, done=0):
     return {"todo": todo, "active": active, "review": review, "issue": issue, "done": done}
 
 
+class TestOldestOpen:
+    """oldest_open reads the head of each open column (raw SQL, LATERAL): held equal to the plain ORM read."""
+
+    @staticmethod
+    def by_orm(project, limit):
+        return list(
+            Task.objects.live()
+            .filter(project=project)
+            .exclude(task_status__category="done")
+            .order_by("created_at", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+
+    def test_equal_to_the_orm_read(self, board, project, columns, owner):
+        second_todo = services.add_column(project=project, name="Later", category="todo")
+        board.columns = {**board.columns, "later": second_todo}
+        cards = []
+        for n in range(40):
+            column = ["todo", "active", "review", "issue", "done", "later"][n % 6]
+            # Ties on the instant (every fourth pair) are broken by id, as the ORM orders them.
+            cards.append(board.create(f"C{n}", column, ago(100 - (n // 2) * 2)))
+        for task in cards[::7]:
+            board.archive(task, ago(0.5))
+        for limit in (1, 5, 12, 50):
+            assert [t.pk for t in insights.oldest_open(project, limit)] == self.by_orm(project, limit), limit
+        assert all(t.task_status.category != "done" for t in insights.oldest_open(project))
+
+    def test_one_query_and_the_age_index(self, board, project, django_assert_num_queries):
+        board.create("A", "todo", ago(3))
+        with django_assert_num_queries(1):
+            assert [t.title for t in insights.oldest_open(project)] == ["A"]
+        # The ages are read from task_live_age alone (an index-only scan), not from the table.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("SET LOCAL enable_bitmapscan = off")
+            cursor.execute("EXPLAIN " + insights._AGE_SQL, {"project": project.pk, "now": NOW, "edges": [1, 2]})
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "Index Only Scan using task_live_age" in plan
+
+
 class TestCumulativeFlow:
     @pytest.fixture
     def history_of_four_days(self, board):

@@ -104,26 +104,27 @@ def test_card_lifecycle(page, live_server, board):
     expect(page.locator(f"#column-{active.pk}-cards .card-title")).to_have_text(active_titles)
     expect(page.locator(f"#column-{active.pk}-count .held")).to_have_text("3")
 
-    # Keyboard only: open the card's menu, pick Done, press Move; then move it down.
-    summary = page.locator(f"#card-{task.pk} summary")
-    summary.focus()
+    # Keyboard only: open the card's menu (the board's one menu, at the card), pick Done, press
+    # Move; then move it down.
+    button = page.locator(f"#card-{task.pk} .card-menu-button")
+    button.focus()
     page.keyboard.press("Enter")
-    page.locator(f"#card-{task.pk} select[name=status_id]").focus()
-    page.locator(f"#card-{task.pk} select[name=status_id]").select_option(label="Done")
+    expect(page.locator("#card-menu select[name=status_id]")).to_be_focused()
+    page.locator("#card-menu select[name=status_id]").select_option(label="Done")
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     expect(page.locator(f"#column-{done.pk}-cards .card").first).to_have_id(f"card-{task.pk}")
     expect(page.locator(f"#column-{done.pk}-count .held")).to_have_text("3")
     expect(page.locator(f"#column-{active.pk}-count .held")).to_have_text("2")
-    expect(page.locator(f"#card-{task.pk} summary")).to_be_focused()
+    expect(page.locator(f"#card-{task.pk} .card-menu-button")).to_be_focused()
     page.keyboard.press("Enter")
-    page.locator(f"#card-{task.pk} button[value=down]").focus()
+    page.locator("#card-menu button[value=down]").focus()
     page.keyboard.press("Enter")
     expect(page.locator(f"#column-{done.pk}-cards .card").nth(1)).to_have_id(f"card-{task.pk}")
 
     # Archive from the menu, then undo from the message.
-    page.locator(f"#card-{task.pk} summary").click()
-    page.locator(f"#card-{task.pk}").get_by_role("button", name="Archive").click()
+    page.locator(f"#card-{task.pk} .card-menu-button").click()
+    page.locator("#card-menu").get_by_role("button", name="Archive").click()
     expect(page.locator(f"#card-{task.pk}")).to_have_count(0)
     expect(page.locator(f"#column-{done.pk}-count .held")).to_have_text("2")
     expect(total).to_have_text("9")

@@ -199,12 +199,19 @@ class TestShortcuts:
 
         card.focus()
         page.keyboard.press("m")
-        expect(card.locator(".menu-body")).to_be_visible()
-        expect(card.locator("select[name=status_id]")).to_be_focused()
+        menu = page.locator("#card-menu")
+        expect(menu).to_be_visible()
+        expect(menu.locator("select[name=status_id]")).to_be_focused()
+        # Escape closes it and gives the keyboard back to the card; `m` opens it again.
+        page.keyboard.press("Escape")
+        expect(menu).to_be_hidden()
+        expect(card).to_be_focused()
+        page.keyboard.press("m")
+        expect(menu.locator("select[name=status_id]")).to_be_focused()
         # A move from the menu is read out too.
         second = board["columns"][1]
-        card.locator("select[name=status_id]").select_option(str(second.pk))
-        card.get_by_role("button", name="Move", exact=True).click()
+        menu.locator("select[name=status_id]").select_option(str(second.pk))
+        menu.get_by_role("button", name="Move", exact=True).click()
         title = Task.objects.get(pk=card_id).title
         expect(page.locator("#board-announcer")).to_have_text(f"Moved {title} to {second.name}, position 1")
         assert card_ids(board, second)[0] == card_id

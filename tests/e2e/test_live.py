@@ -58,9 +58,9 @@ def test_a_move_in_one_browser_shows_in_the_other_with_counts_and_presence(board
 
     expect(theirs.locator(f"#project-{project.pk}-status")).to_have_text("Active")
     card = mine.locator(f"#card-{task.pk}")
-    card.locator("summary").click()
-    card.locator(".move-form select").select_option(str(done))
-    card.get_by_role("button", name="Move", exact=True).click()
+    card.locator(".card-menu-button").click()
+    mine.locator("#card-menu .move-form select").select_option(str(done))
+    mine.locator("#card-menu").get_by_role("button", name="Move", exact=True).click()
 
     expect(theirs.locator(f"#column-{done}-cards #card-{task.pk}")).to_contain_text("Ship live boards")
     expect(theirs.locator(f"#column-{todo}-cards #card-{task.pk}")).to_have_count(0)

@@ -86,8 +86,11 @@ class TestPhoneWidth:
 
 
 def open_menu(card):
-    card.locator("summary").click()
-    expect(card.locator(".menu-body")).to_be_visible()
+    """The board's one card menu, opened with this card's ⋯."""
+    card.locator(".card-menu-button").click()
+    menu = card.page.locator("#card-menu")
+    expect(menu).to_be_visible()
+    return menu
 
 
 def on_top(page, locator) -> bool:
@@ -95,7 +98,7 @@ def on_top(page, locator) -> bool:
     box = locator.bounding_box()
     return page.evaluate(
         "([x, y, sel]) => !!document.elementFromPoint(x, y).closest(sel)",
-        [box["x"] + box["width"] / 2, box["y"] + box["height"] - 6, ".card-menu[open] .menu-body"],
+        [box["x"] + box["width"] / 2, box["y"] + box["height"] - 6, "#card-menu"],
     )
 
 
@@ -109,46 +112,53 @@ def inside_viewport(box, viewport) -> bool:
 
 
 class TestCardMenus:
-    def test_one_open_at_a_time_escape_and_outside_click_close(self, open_page, live_server, board):
+    def test_one_menu_for_the_board_escape_and_outside_click_close(self, open_page, live_server, board):
         page = open_page(DESKTOP)
         page.goto(f"{live_server.url}{board['project'].get_absolute_url()}")
         cards = page.locator(f"#column-{board['columns']['todo'].pk}-cards .card")
         first, second = cards.nth(0), cards.nth(1)
-        opened = page.locator("details.card-menu[open]")
+        # One menu on the page, whatever the number of cards; none inside a card.
+        expect(page.locator("#card-menu")).to_have_count(1)
+        expect(page.locator(".card form")).to_have_count(0)
 
-        # The open menu covers the card below it, so open the lower one first, then the upper.
-        open_menu(second)
-        open_menu(first)
-        expect(opened).to_have_count(1)
-        expect(second.locator(".menu-body")).to_be_hidden()
-        second.locator("summary").focus()  # under the open menu: by keyboard, the upper one closes
+        # Opened for one card, then for another: it moves to the other, named for it. (The open
+        # menu covers the card below it, so the lower one first, then the upper.)
+        menu = open_menu(second)
+        expect(menu.locator("#card-menu-title")).to_contain_text("Todo card 2")
+        menu = open_menu(first)
+        expect(menu.locator("#card-menu-title")).to_contain_text("Todo card 1")
+        second.locator(".card-menu-button").focus()  # under the open menu: by keyboard
         page.keyboard.press("Enter")
-        expect(opened).to_have_count(1)
-        expect(second.locator(".menu-body")).to_be_visible()
+        expect(menu.locator("#card-menu-title")).to_contain_text("Todo card 2")
+        expect(first.locator(".card-menu-button")).not_to_have_attribute("aria-expanded", "true")
+        expect(second.locator(".card-menu-button")).to_have_attribute("aria-expanded", "true")
+        expect(menu.locator("select[name=status_id]")).to_be_focused()
         # The menu lies over the next card, visibly on top of it, and inside the window.
-        menu = second.locator(".menu-body")
         assert menu.bounding_box()["y"] + menu.bounding_box()["height"] > cards.nth(2).bounding_box()["y"]
         assert on_top(page, menu)
         assert inside_viewport(menu.bounding_box(), DESKTOP)
 
         # Escape closes it and gives the focus back to its button.
-        second.locator("select[name=status_id]").focus()
         page.keyboard.press("Escape")
-        expect(opened).to_have_count(0)
-        expect(second.locator("summary")).to_be_focused()
+        expect(menu).to_be_hidden()
+        expect(second.locator(".card-menu-button")).to_be_focused()
 
         # A click inside keeps it open; a click elsewhere closes it.
         open_menu(first)
-        first.locator(".move-form label").first.click()
-        expect(opened).to_have_count(1)
+        menu.locator(".move-form label").first.click()
+        expect(menu).to_be_visible()
         page.locator("h1").click()
-        expect(opened).to_have_count(0)
+        expect(menu).to_be_hidden()
 
-        # The menu still works: a move from it.
+        # The menu works for the card it was opened at: a move from it.
         open_menu(first)
-        first.locator("select[name=status_id]").select_option(label="Done")
-        first.get_by_role("button", name="Move", exact=True).click()
+        menu.locator("select[name=status_id]").select_option(label="Done")
+        menu.get_by_role("button", name="Move", exact=True).click()
         expect(page.locator(f"#column-{board['columns']['done'].pk}-count .held")).to_have_text("3")
+        expect(page.locator(f"#column-{board['columns']['done'].pk}-cards .card").first).to_contain_text("Todo card 1")
+        expect(
+            page.locator(f"#column-{board['columns']['done'].pk}-cards .card").first.locator(".card-menu-button")
+        ).to_be_focused()
 
     def test_a_menu_near_the_bottom_opens_upwards_inside_the_phone_screen(self, open_page, live_server, board):
         page = open_page(PHONE)
@@ -156,8 +166,7 @@ class TestCardMenus:
         last = page.locator(f"#column-{board['columns']['todo'].pk}-cards .card").last
         last.scroll_into_view_if_needed()
         page.evaluate("window.scrollTo(0, document.scrollingElement.scrollHeight)")
-        open_menu(last)
-        menu = last.locator(".menu-body")
+        menu = open_menu(last)
         assert inside_viewport(menu.bounding_box(), PHONE)
         assert on_top(page, menu)
         assert page_width(page) <= PHONE["width"]
@@ -199,8 +208,7 @@ class TestMessages:
         page.press(f"#new-card-{review.pk}", "Enter")
         expect(error).to_contain_text("is full")
         card = page.locator(f"#column-{board['columns']['todo'].pk}-cards .card").first
-        open_menu(card)
-        card.get_by_role("button", name="Archive").click()
+        open_menu(card).get_by_role("button", name="Archive").click()
         success = page.locator("#board-messages")
         expect(success).to_contain_text("Archived “Todo card 1”")
         expect(success).to_have_class("message shown ok")
@@ -216,8 +224,7 @@ class TestMessages:
         page = open_page(DESKTOP)
         page.goto(f"{live_server.url}{board['project'].get_absolute_url()}")
         card = page.locator(f"#column-{board['columns']['todo'].pk}-cards .card").first
-        open_menu(card)
-        card.get_by_role("button", name="Archive").click()
+        open_menu(card).get_by_role("button", name="Archive").click()
         success = page.locator("#board-messages")
         expect(success).to_contain_text("Archived")
         success.get_by_role("button", name="Dismiss message").click()

@@ -92,9 +92,9 @@ def test_invite_sign_up_work_live_demote_and_remove(team, server, browser, scree
     owner_board.goto(f"{server.url}/projects/{project.pk}/")
     expect(owner_board.locator("#live")).to_have_attribute("data-state", "live")
     card = invitee.locator(f"#card-{task.pk}")
-    card.locator("summary").click()
-    card.locator(".move-form select").select_option(str(columns["active"]))
-    card.get_by_role("button", name="Move", exact=True).click()
+    card.locator(".card-menu-button").click()
+    invitee.locator("#card-menu .move-form select").select_option(str(columns["active"]))
+    invitee.locator("#card-menu").get_by_role("button", name="Move", exact=True).click()
     expect(owner_board.locator(f"#column-{columns['active']}-cards #card-{task.pk}")).to_contain_text("Ship teams")
 
     # Demoted to viewer, the invitee's next move (from the page they still have open) is refused.
@@ -103,9 +103,9 @@ def test_invite_sign_up_work_live_demote_and_remove(team, server, browser, scree
     members_page.locator(f"#member-{grace.pk}").get_by_role("button", name="Change role").click()
     expect(members_page.locator(".flash")).to_contain_text("is now viewer")
     card = invitee.locator(f"#card-{task.pk}")
-    card.locator("summary").click()
-    card.locator(".move-form select").select_option(str(columns["done"]))
-    card.get_by_role("button", name="Move", exact=True).click()
+    card.locator(".card-menu-button").click()
+    invitee.locator("#card-menu .move-form select").select_option(str(columns["done"]))
+    invitee.locator("#card-menu").get_by_role("button", name="Move", exact=True).click()
     expect(invitee.locator("#board-messages")).to_contain_text("Viewers can look at this board but not change it.")
     assert Task.objects.get(pk=task.pk).task_status_id == columns["active"]
     expect(owner_board.locator(f"#column-{columns['active']}-cards #card-{task.pk}")).to_have_count(1)

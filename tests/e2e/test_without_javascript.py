@@ -53,10 +53,11 @@ def test_create_and_move_a_card_with_plain_forms(page, live_server, board):
     expect(page.locator(f"#column-{todo.pk}-count .held")).to_have_text("1")
     task = Task.objects.get(title="Written without JavaScript")
 
-    # The ⋯ menu is a <details>: it opens without script; its form posts the move.
-    card.locator("summary").click()
-    card.locator(".move-form select[name=status_id]").select_option(str(done.pk))
-    card.locator(".move-form button", has_text="Move").click()
+    # The ⋯ is a link to the card's page without script; its move form posts the move.
+    card.locator(".card-menu-button").click()
+    expect(page).to_have_url(f"{live_server.url}/projects/{project.pk}/cards/{task.pk}/")
+    page.locator(".move-form select[name=status_id]").select_option(str(done.pk))
+    page.locator(".move-form button", has_text="Move").click()
     expect(page.locator(".message.shown.ok")).to_have_text("Moved “Written without JavaScript” to Done.")
     expect(page.locator(f"#column-{done.pk}-cards .card", has_text="Written without JavaScript")).to_have_count(1)
     expect(page.locator(f"#column-{todo.pk}-cards .card")).to_have_count(0)

@@ -16,7 +16,7 @@ from boards import services as boards
 from boards.models import TaskEvent
 from tests.support.queue import empty_queue, queued, run_queued_jobs
 from webhooks import services, tasks
-from webhooks.models import Delivery, Webhook
+from webhooks.models import Attempt, Delivery, Webhook
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("empty_jobs")]
 
@@ -275,3 +275,28 @@ class TestLostJobs:
             p for p in app.periodic_registry.periodic_tasks.values() if p.task.name == "webhooks.requeue_overdue"
         ]
         assert periodic.cron == "*/5 * * * *"
+
+
+class TestRetention:
+    def test_settled_deliveries_older_than_the_kept_time_are_forgotten_with_their_attempts(
+        self, hook, project, columns, editor, receiver
+    ):
+        for title in ("One", "Two", "Three"):
+            boards.create_task(project=project, status_id=columns["todo"].pk, title=title, reporter=editor)
+        run_queued_jobs()
+        old, recent, waiting = Delivery.objects.filter(webhook=hook).order_by("pk")
+        assert old.status == recent.status == "delivered" and Attempt.objects.count() == 3
+        long_ago = timezone.now() - services.DELIVERIES_KEPT - dt.timedelta(hours=1)
+        Delivery.objects.filter(pk__in=[old.pk, waiting.pk]).update(created_at=long_ago)
+        Delivery.objects.filter(pk=waiting.pk).update(status="pending", next_attempt_at=timezone.now())
+
+        assert services.forget_deliveries() == 1
+        assert set(Delivery.objects.values_list("pk", flat=True)) == {recent.pk, waiting.pk}  # pending: kept
+        assert not Attempt.objects.filter(delivery_id=old.pk).exists()
+        assert services.forget_deliveries() == 0
+
+    def test_forgetting_runs_nightly(self):
+        (periodic,) = [
+            p for p in app.periodic_registry.periodic_tasks.values() if p.task.name == "webhooks.forget_deliveries"
+        ]
+        assert periodic.cron == "40 3 * * *"

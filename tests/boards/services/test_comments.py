@@ -245,7 +245,7 @@ class TestConcurrentAndLive:
             await sync_to_async(services.add_comment)(project=project, task_id=card.pk, body="hey", author=editor)
             html = await receive_until(socket, 'data-kind="change"')
             assert f'id="card-{card.pk}"' in html
-            assert '<span aria-hidden="true">💬</span> 1' in html
+            assert 'aria-label="1 comment">💬 1</span>' in html
             await socket.disconnect()
 
         async_to_sync(scenario)()

@@ -43,7 +43,7 @@ class TestAdd:
         assert html.lstrip().startswith(f'<section class="comments" id="card-{task.pk}-comments"')
         assert "Ship it" in html
         assert f'id="card-{task.pk}"' in html and 'hx-swap-oob="true"' in html
-        assert '<span aria-hidden="true">💬</span> 1' in html
+        assert 'aria-label="1 comment">💬 1</span>' in html
         assert Task.objects.get(pk=task.pk).comment_count == 1
 
     def test_comments_show_newest_last_with_author_and_time(self, owner_client, project, task, owner, editor):
