@@ -220,7 +220,10 @@ WS_SOCKET_TTL = float(os.environ.get("WS_SOCKET_TTL", "60"))
 DJANGO_REDIS_IGNORE_EXCEPTIONS = True
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Sessions live in PostgreSQL and are read through Redis (tasktrack.sessions: Django's cached_db,
+# the cached copy kept at most SESSION_CACHE_SECONDS): a signed-in request costs no session query.
+SESSION_ENGINE = "tasktrack.sessions"
+SESSION_CACHE_SECONDS = int(os.environ.get("SESSION_CACHE_SECONDS", "300"))
 
 # Heavy requests (CSV exports, insights over more than INSIGHTS_HEAVY_DAYS days) running at once,
 # per user over all processes (counted in Redis) and per process; beyond either: 429 (boards.web.heavy).

@@ -112,10 +112,14 @@ class TestBackendsFromEnvironment:
         assert 0 < host["socket_timeout"] < 1
 
     def test_sessions_live_in_the_database(self):
-        assert settings_for()["session_engine"] == "django.contrib.sessions.backends.db"
-        assert settings_for(REDIS_URL="redis://127.0.0.1:6379/0")["session_engine"] == (
-            "django.contrib.sessions.backends.db"
-        )
+        # Read through the cache (tests/test_sessions.py), stored in PostgreSQL.
+        from django.contrib.sessions.backends.db import SessionStore as DatabaseStore
+
+        from tasktrack.sessions import SessionStore
+
+        assert issubclass(SessionStore, DatabaseStore)
+        assert settings_for()["session_engine"] == "tasktrack.sessions"
+        assert settings_for(REDIS_URL="redis://127.0.0.1:6379/0")["session_engine"] == "tasktrack.sessions"
 
     def test_tests_move_to_their_own_redis_index(self):
         found = settings_for(REDIS_URL="redis://127.0.0.1:6379/0", PYTEST_VERSION="1", REDIS_TEST_DB="9")

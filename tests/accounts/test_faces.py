@@ -65,7 +65,7 @@ def test_the_board_query_count_is_unchanged_with_assignees_and_profiles(
     for index, column in enumerate(columns.values()):
         add_tasks(project, column, size // len(columns), assignee=people[index % len(people)])
     # As pinned in tests/boards/web/test_views.py (the project's labels one of them), where no card has an assignee.
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         html = owner_client.get(reverse("board", args=[project.pk])).content.decode()
     assert len(faces(html)) == min(size, 5 * 50)
 

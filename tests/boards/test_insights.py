@@ -380,17 +380,17 @@ class TestInsightsPage:
     def test_fixed_number_of_queries(self, client, owner, board, project, django_assert_num_queries):
         client.force_login(owner)
         client.get(self.url(project))  # warm the session
-        # session, user, project with role and counts, snapshots, event flow, sequence number;
+        # user, project with role and counts, snapshots, event flow, sequence number;
         # on a cache miss also the metrics, the ages and the oldest cards.
-        with django_assert_num_queries(9):
+        with django_assert_num_queries(8):
             client.get(self.url(project, days=365))
         for n in range(20):
             task = board.create(f"T{n}", "todo", ago(n))
             board.move(task, "done" if n % 2 else "active", ago(n / 2))
-        with django_assert_num_queries(9):
+        with django_assert_num_queries(8):
             response = client.get(self.url(project, days=365))
         assert response.status_code == 200
-        with django_assert_num_queries(6):  # the same board again: metrics from the cache
+        with django_assert_num_queries(5):  # the same board again: metrics from the cache
             cached = client.get(self.url(project, days=365))
 
         def body(r):

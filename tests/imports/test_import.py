@@ -388,7 +388,7 @@ class TestProgress:
         assert 'hx-trigger="every 1s"' in page
         assert "Waiting for a worker" in page and 'value="0"' in page
         ImportJob.objects.filter(pk=job.pk).update(status="running", done=4, phase="Writing cards: 4 of 8")
-        with worker_running(job), django_assert_num_queries(4):  # session, user, the job, its worker's lock
+        with worker_running(job), django_assert_num_queries(3):  # user, the job, its worker's lock
             part = owner_client.get(url, headers={"HX-Request": "true"}).content.decode()
         assert part.strip().startswith('<div id="import-progress"')
         assert "Writing cards: 4 of 8" in part and 'value="50"' in part
@@ -500,14 +500,14 @@ class TestQueryCounts:
     def test_the_pages_cost_a_fixed_number_of_queries(
         self, owner_client, application, trello_bytes, django_assert_num_queries
     ):
-        with django_assert_num_queries(3):  # session, user, membership with its workspace
+        with django_assert_num_queries(2):  # user, membership with its workspace
             assert owner_client.get(reverse("import_start", args=[application.pk])).status_code == 200
         upload(owner_client, application, trello_bytes, "trello")
         job = ImportJob.objects.get()
-        with django_assert_num_queries(3):  # session, user, the job with its file and workspace role
+        with django_assert_num_queries(2):  # user, the job with its file and workspace role
             assert owner_client.get(reverse("import_preview", args=[job.pk])).status_code == 200
         import_trello_confirm(owner_client, job)
-        with django_assert_num_queries(3):  # session, user, the job with its workspace role
+        with django_assert_num_queries(2):  # user, the job with its workspace role
             assert owner_client.get(reverse("import_progress", args=[job.pk])).status_code == 200
 
 

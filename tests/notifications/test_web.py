@@ -42,12 +42,12 @@ class TestList:
 
     def test_its_queries_do_not_grow_with_notifications(self, project, card, told, ada, bob, django_assert_num_queries):
         client = logged_in(ada)
-        # session, user (with its profile), the page (cards, projects, actors), the unread count
-        with django_assert_num_queries(4):
+        # user (with its profile), the page (cards, projects, actors), the unread count
+        with django_assert_num_queries(3):
             client.get("/notifications/")
         services.move_task(project=project, task_id=card.pk, status_id=project.task_statuses.last().pk, actor=bob)
         run_queued_jobs()
-        with django_assert_num_queries(4):
+        with django_assert_num_queries(3):
             assert client.get("/notifications/").status_code == 200
 
     def test_pages_are_bounded(self, project, card, ada, bob, monkeypatch):
@@ -70,7 +70,7 @@ class TestList:
 class TestBell:
     def test_the_bell_counts_unread(self, told, ada, django_assert_num_queries):
         client = logged_in(ada)
-        with django_assert_num_queries(3):  # session, user, the count
+        with django_assert_num_queries(2):  # user, the count
             html = client.get("/notifications/bell/", headers=HX).content.decode()
         assert 'id="notify-bell"' in html and 'data-count="3"' in html and "3 unread" in html
         assert 'hx-trigger="every 120s"' in html and "hx-swap-oob" not in html

@@ -192,23 +192,23 @@ class TestTheLog:
         url = f"{base(project)}{hook.pk}/"
         owner_client.get(url)  # warm: session, user, compiled reads
         # Session, user, project with the role, webhook, an empty log's count.
-        with django_assert_num_queries(5):
+        with django_assert_num_queries(4):
             owner_client.get(url)
         make_deliveries(hook, 60)
         # ... and one page of the log, and its deliveries' attempts.
-        with django_assert_num_queries(7):
+        with django_assert_num_queries(6):
             owner_client.get(url)
-        with django_assert_num_queries(7):
+        with django_assert_num_queries(6):
             owner_client.get(url + "?page=3")
 
     def test_list_page_query_count(self, owner_client, project, owner, django_assert_num_queries):
         owner_client.get(base(project))
         # Session, user, project with the role, the webhooks.
-        with django_assert_num_queries(4):
+        with django_assert_num_queries(3):
             assert owner_client.get(base(project)).status_code == 200
         for n in range(5):
             services.create_webhook(project=project, url=f"https://h{n}.example/", events=["all"], actor=owner)
-        with django_assert_num_queries(4):
+        with django_assert_num_queries(3):
             page = owner_client.get(base(project)).content.decode()
         assert "https://h4.example/" in page
 

@@ -311,8 +311,8 @@ class TestDueSoon:
     def test_the_query_count_is_fixed(self, client, owner, project, columns, bug, django_assert_num_queries):
         add_tasks(project, columns["todo"], 30, title="Due", due_date=timezone.localdate(), label_ids=[bug.pk])
         client.force_login(owner)
-        # session, user, count, page, labels
-        with django_assert_num_queries(5):
+        # user, count, page, labels
+        with django_assert_num_queries(4):
             client.get(reverse("due_soon"))
 
     def test_linked_from_the_top_bar(self, owner_client):

@@ -206,10 +206,10 @@ class TestQueryCount:
         assert Task.objects.filter(project=project).count() == 1000
         with CaptureQueriesContext(connection) as large:
             html = owner_client.get(url).content.decode()
-        # session, user, live sequence number, project+counts, columns, column counts, members,
+        # user, live sequence number, project+counts, columns, column counts, members,
         # labels, lane counts (one GROUP BY), every cell's first page (one UNION ALL); a filter
         # adds its matching counts.
-        assert len(small) == len(large) == (11 if query else 10)
+        assert len(small) == len(large) == (10 if query else 9)
         assert len(lane_keys(html)) == (5 if kind == "priority" else 11)
 
     def test_a_grouped_move_costs_the_same_at_10_and_1000_cards(self, owner_client, project, columns, owner, ben):

@@ -94,7 +94,7 @@ class TestCardByKey:
 
     def test_the_lookup_costs_a_fixed_number_of_queries(self, owner_client, project, owner, django_assert_num_queries):
         task = card(project, "a", reporter=owner)
-        with django_assert_num_queries(3):  # session, user, the card
+        with django_assert_num_queries(2):  # user, the card
             owner_client.get(f"/WEB-{task.number}/")
 
 
@@ -224,11 +224,11 @@ class TestSearch:
         comment(cards["comment"], "payment via comment", owner)
         for i in range(30):
             card(cards["other"].project, f"payment {i}", reporter=owner)
-        # session, user, the user's projects, the candidates, the page, the comment snippets
-        with django_assert_num_queries(6):
+        # user, the user's projects, the candidates, the page, the comment snippets
+        with django_assert_num_queries(5):
             self.get(owner_client, "payment")
         # a key: the key's lookup, and no ranked page when no other card matches its words
-        with django_assert_num_queries(6):
+        with django_assert_num_queries(5):
             self.get(owner_client, f"WEB-{cards['title'].number}")
 
     def test_the_top_bar_has_the_box_when_logged_in(self, owner_client, client, project):

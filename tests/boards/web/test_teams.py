@@ -84,8 +84,8 @@ class TestMembersPage:
         Membership.objects.bulk_create(Membership(application=application, user=u, role=EDITOR) for u in users)
         invite(application, owner)
         client = logged_in(owner)
-        # session, user, membership, members (with profiles), open invitations (with inviters)
-        with django_assert_num_queries(5):
+        # user, membership, members (with profiles), open invitations (with inviters)
+        with django_assert_num_queries(4):
             response = client.get(reverse("members", args=[application.pk]))
         assert response.content.decode().count('id="member-') == count
 

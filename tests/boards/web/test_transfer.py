@@ -98,5 +98,5 @@ def test_query_count_of_a_move_is_pinned(owner_client, task, ops, django_assert_
     # Session, user, both projects, the move's locks and writes, the new detail (with its comments and
     # attachments) and the old board's counts, the jobs queued for the events in both projects: the
     # same whatever the projects hold.
-    with django_assert_num_queries(30):
+    with django_assert_num_queries(29):
         owner_client.post(move_url(task), {"project": ops.pk, "context": "dialog"}, headers=HX)

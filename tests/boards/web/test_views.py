@@ -87,7 +87,7 @@ class TestHome:
         for n in range(4):
             other = make_project(application, name=f"Other {n}")
             add_tasks(other, other.task_statuses.first(), 5)
-        assert count_queries(owner_client, reverse("home")) == small == 4  # session, user, memberships, projects
+        assert count_queries(owner_client, reverse("home")) == small == 3  # user, memberships, projects
 
     def test_viewer_sees_no_create_or_rename(self, viewer_client, project):
         html = viewer_client.get(reverse("home")).content.decode()
@@ -162,13 +162,13 @@ class TestHomePages:
     def test_query_count_fixed_whatever_the_number_of_projects(
         self, owner_client, workspaces, page, django_assert_num_queries
     ):
-        # session, user, memberships with their project counts, the page's projects
-        with django_assert_num_queries(4):
+        # user, memberships with their project counts, the page's projects
+        with django_assert_num_queries(3):
             owner_client.get(reverse("home") + f"?page={page}")
         a, b, c = workspaces
         for n in range(60):
             make_project(c, name=f"C{n:03}")
-        with django_assert_num_queries(4):
+        with django_assert_num_queries(3):
             html = owner_client.get(reverse("home") + f"?page={page}").content.decode()
         assert "of 180" in html
 
@@ -296,15 +296,15 @@ class TestBoard:
             add_tasks(project, column, 198, **face)
         assert Task.objects.filter(project=project).count() == 1000
         large = count_queries(owner_client, url)
-        assert small == large == (10 if query else 9)
+        assert small == large == (9 if query else 8)
         html = owner_client.get(url).content.decode()
         assert html.count('class="label label-') >= 3 * 50
 
     def test_pinned_query_count(self, owner_client, project, columns, django_assert_num_queries):
         add_tasks(project, columns["todo"], 60)
-        # session, user, live sequence number, project+counts, columns, column counts, first pages,
+        # user, live sequence number, project+counts, columns, column counts, first pages,
         # members, the project's labels
-        with django_assert_num_queries(9):
+        with django_assert_num_queries(8):
             owner_client.get(reverse("board", args=[project.pk]))
 
     def test_filter_shows_matching_and_total_and_partial_for_htmx(self, owner_client, project, columns, owner):

@@ -288,14 +288,14 @@ class TestArchivedBoard:
 class TestWorkspacePage:
     def test_query_count_is_fixed(self, owner_client, application, owner, django_assert_num_queries):
         url = reverse("workspace", args=[application.pk])
-        # session, user, membership with its workspace, the projects with counts and status
-        with django_assert_num_queries(4):
+        # user, membership with its workspace, the projects with counts and status
+        with django_assert_num_queries(3):
             owner_client.get(url)
         for n in range(12):
             project = make_project(application, name=f"P{n:02}")
             if n % 3 == 0:
                 services.archive_project(project=project, actor=owner)
-        with django_assert_num_queries(4):
+        with django_assert_num_queries(3):
             html = owner_client.get(url).content.decode()
         assert html.count('class="project-tile"') == 8
         assert "Archived projects" in html
