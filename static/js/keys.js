@@ -279,9 +279,17 @@
       var card = e.target.closest && e.target.closest("#board-columns .card");
       if (card && card.parentNode.classList.contains("cards")) rove(card.parentNode, card);
     });
-    // Cards that arrive over the socket or with "Show more" join the roving lists.
+    // Cards that arrive over the socket or with "Show more" join the roving lists. htmx fires a
+    // load per new card, all in the same task: one pass over the board after them, not one per
+    // card (a page of 50 cards rescanned the whole board 50 times, and each page more than the last).
+    var roveQueued = false;
     htmx.onLoad(function () {
-      roveAll();
+      if (roveQueued) return;
+      roveQueued = true;
+      queueMicrotask(function () {
+        roveQueued = false;
+        roveAll();
+      });
     });
   });
 })();
