@@ -222,7 +222,9 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # Sessions live in PostgreSQL and are read through Redis (tasktrack.sessions: Django's cached_db,
 # the cached copy kept at most SESSION_CACHE_SECONDS): a signed-in request costs no session query.
-SESSION_ENGINE = "tasktrack.sessions"
+# Without Redis the cache is each process's own memory, where a log-out in one process would leave
+# the session cached in the others: then the database alone.
+SESSION_ENGINE = "tasktrack.sessions" if REDIS_URL else "django.contrib.sessions.backends.db"
 SESSION_CACHE_SECONDS = int(os.environ.get("SESSION_CACHE_SECONDS", "300"))
 
 # Heavy requests (CSV exports, insights over more than INSIGHTS_HEAVY_DAYS days) running at once,

@@ -118,8 +118,9 @@ class TestBackendsFromEnvironment:
         from tasktrack.sessions import SessionStore
 
         assert issubclass(SessionStore, DatabaseStore)
-        assert settings_for()["session_engine"] == "tasktrack.sessions"
         assert settings_for(REDIS_URL="redis://127.0.0.1:6379/0")["session_engine"] == "tasktrack.sessions"
+        # Without Redis the cache is per process: a log-out elsewhere would not reach it.
+        assert settings_for()["session_engine"] == "django.contrib.sessions.backends.db"
 
     def test_tests_move_to_their_own_redis_index(self):
         found = settings_for(REDIS_URL="redis://127.0.0.1:6379/0", PYTEST_VERSION="1", REDIS_TEST_DB="9")
