@@ -93,6 +93,14 @@ def assert_done(client: Client, response, where: str, message: str) -> None:
     assert message not in client.get(where).content.decode()
 
 
+def menu_of(client: Client, page: str, task: Task) -> str:
+    """The card's ⋯ on `page`: without JavaScript a link to the card's page, whose forms move and
+    archive it (with JavaScript it opens the board's one shared menu)."""
+    card_page = task.get_absolute_url()
+    assert f'<a class="card-menu-button" href="{card_page}"' in client.get(page).content.decode()
+    return card_page
+
+
 def board_url(project: Project) -> str:
     return project.get_absolute_url()
 
@@ -160,7 +168,7 @@ class TestCards:
 
     def test_move_to_another_column(self, browser, project, columns, task):
         url = reverse("card_move", args=[project.pk, task.pk])
-        response = submit(browser, board_url(project), url, status_id=columns["done"].pk)
+        response = submit(browser, menu_of(browser, board_url(project), task), url, status_id=columns["done"].pk)
         assert_done(browser, response, board_url(project), "Moved “First card” to Done.")
         task.refresh_from_db()
         assert task.task_status == columns["done"]
@@ -170,15 +178,16 @@ class TestCards:
             project=project, status_id=columns["todo"].pk, title="Below", reporter=owner, at_top=False
         )
         url = reverse("card_move", args=[project.pk, task.pk])
-        response = submit(browser, board_url(project), url, direction="down")
+        response = submit(browser, menu_of(browser, board_url(project), task), url, direction="down")
         assert_done(browser, response, board_url(project), "Moved “First card” down.")
         order = list(Task.objects.filter(task_status=columns["todo"]).order_by("position").values_list("pk", flat=True))
         assert order == [below.pk, task.pk]
 
     def test_archive_from_the_board_and_unarchive_from_the_archived_page(self, browser, project, task):
         url = reverse("card_archive", args=[project.pk, task.pk])
-        response = submit(browser, board_url(project), url)
-        assert_done(browser, response, board_url(project), "Archived “First card”.")
+        card_page = menu_of(browser, board_url(project), task)
+        response = submit(browser, card_page, url)
+        assert_done(browser, response, card_page, "Archived “First card”.")  # it says so, with Unarchive
         task.refresh_from_db()
         assert task.is_archived
 
@@ -264,7 +273,7 @@ class TestShowMore:
         # Its cards' menus are plain forms too: move one from here.
         last = Task.objects.filter(task_status=todo).order_by("-position", "-pk").first()
         url = reverse("card_move", args=[project.pk, last.pk])
-        response = submit(browser, link, url, status_id=columns["done"].pk)
+        response = submit(browser, menu_of(browser, link, last), url, status_id=columns["done"].pk)
         assert_done(browser, response, board_url(project), f"Moved “{last.title}” to Done.")
 
     def test_keeps_the_filter(self, browser, project, columns):
