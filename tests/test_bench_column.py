@@ -22,7 +22,7 @@ def test_the_column_bench_builds_and_measures(tmp_path, monkeypatch):
     # Both paths gave the column's cards after the board's first 50, in order (measure() checks it).
     assert results["timing"]["same_cards"] and results["timing"]["pages"]["requests"] == 2
     queries = results["queries"][120]
-    assert queries["show_all"] == 6 + 3 and queries["pages"] > queries["show_all"] and queries["expected"] == 70
+    assert queries["show_all"] == 5 + 3 and queries["pages"] > queries["show_all"] and queries["expected"] == 70
     assert set(results["memory"]) == {120} and results["memory"][120]["cards"] == 70
     text = bench_column.write(results, args)
     assert "interpreter:" in text and "target: whole column" in text
