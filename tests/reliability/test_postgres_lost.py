@@ -95,10 +95,11 @@ class TestConnectionLostMidRequest:
         assert_counts_exact(project)
 
     def test_lost_while_loading_the_session_is_a_503_too(self, killer, owner, project):
-        """The session and user load in middleware, before any view: handler500 turns it into 503."""
+        """The session and user load in middleware, before any view: handler500 turns it into 503.
+        (The session comes from Redis; the user's query after it finds the connection dead.)"""
         client = Client(raise_request_exception=False)
         client.force_login(owner)
-        from django.contrib.sessions.backends.db import SessionStore
+        from tasktrack.sessions import SessionStore
 
         original = SessionStore.load
 
