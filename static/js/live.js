@@ -398,6 +398,12 @@
   var lockCheck = null;
   function lockChanged() {
     clearTimeout(lockCheck);
+    if (document.querySelector("[data-lock-held]")) {
+      // Edit took a lock for an editor just shown: the socket hears of it now, not 50 ms later,
+      // which a page left at once would never reach (and the lock would outlive the page).
+      syncLocks(false);
+      return;
+    }
     lockCheck = setTimeout(function () {
       syncLocks(false);
     }, 50);
@@ -559,6 +565,8 @@
   document.addEventListener("close", lockChanged, true); // <dialog> close does not bubble
 
   window.addEventListener("pagehide", function () {
+    clearTimeout(lockCheck);
+    syncLocks(false); // an editor's lock not yet counted as this page's is given back too
     Object.keys(heldLocks).forEach(release);
   });
 })();
