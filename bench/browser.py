@@ -365,7 +365,7 @@ def report(result: dict, command: str) -> str:
         "load). Times are from the page's own clock (performance.now): navigation start to the first",
         "frame after DOMContentLoaded with every card list bound for dragging (board.js, the same in",
         "both pages); a title click to the open dialog with the card's content; a keydown in the",
-        "filter box to the redrawn board region (the box's debounce counts: 300 ms old, 150 ms new).",
+        "filter box to the redrawn board region (the box's debounce counts: 300 ms old, 100 ms new).",
         "'server wait' is the request's time from sent to first byte (resource timing): the server's",
         'share. Card face bytes: the average <article class="card"> of the served page, every card',
         "dressed (labels, priority, due date, checklist, comment and attachment counts).",
