@@ -9,6 +9,7 @@ from boards import services
 from boards.models import Membership, Task
 from tests.factories import ApplicationFactory, MembershipFactory, make_project
 from tests.support.helpers import assert_counts_exact
+from tests.support.pages import logged_in_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -37,20 +38,8 @@ def board(db):
 
 @pytest.fixture
 def page(browser, live_server, board):
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    # The Content-Security-Policy (no inline script or style) must not block anything we ship.
-    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", board["user"].username)
-    page.fill("input[name=password]", "secret-pass")
-    page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text("Your projects")
-    yield page
-    context.close()
-    assert errors == []
+    with logged_in_page(browser, live_server.url, board["user"]) as page:
+        yield page
 
 
 def held(page, column) -> str:

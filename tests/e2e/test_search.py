@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from boards import services
 from boards.models import Membership, Task
 from tests.factories import ApplicationFactory, MembershipFactory, make_project
+from tests.support.pages import logged_in_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
@@ -32,19 +33,8 @@ def cards(db):
 
 @pytest.fixture
 def page(browser, live_server, cards):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
-    page.goto(f"{live_server.url}/login/")
-    page.fill("input[name=username]", cards["user"].username)
-    page.fill("input[name=password]", "secret-pass")
-    page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text("Your projects")
-    yield page
-    context.close()
-    assert errors == []
+    with logged_in_page(browser, live_server.url, cards["user"], viewport={"width": 1280, "height": 900}) as page:
+        yield page
 
 
 def search(page, text):
