@@ -21,18 +21,10 @@ OPERATIONS = ["create", "move across columns", "move within a column", "edit"]
 
 
 def configure() -> None:
-    from bench.run import configure_environment, ensure_database
+    from bench.run import setup_standalone
 
-    url = configure_environment()
     os.environ["API_RATE_WRITE"] = os.environ["API_RATE_READ"] = str(10**9)
-    ensure_database(url)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", verbosity=0, interactive=False)  # DEBUG is off: pages need the manifest
+    setup_standalone()
 
 
 class PageDriver:

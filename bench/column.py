@@ -35,17 +35,9 @@ HTMX = {"HX-Request": "true"}
 
 
 def configure() -> None:
-    from bench.run import configure_environment, ensure_database
+    from bench.run import setup_standalone
 
-    url = configure_environment()
-    ensure_database(url)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", verbosity=0, interactive=False)  # DEBUG is off: pages need the manifest
+    setup_standalone()
 
 
 def build(sizes: list[int]) -> dict[int, tuple[int, int]]:

@@ -53,6 +53,19 @@ def configure_environment() -> str:
     return url
 
 
+def setup_standalone() -> None:
+    """What a measurement run on its own (python -m bench.<name>) needs before it starts: the
+    production-like environment, its _bench database migrated, Django set up, the static files'
+    manifest (DEBUG is off: pages need it)."""
+    ensure_database(configure_environment())
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", verbosity=0, interactive=False)
+
+
 def run(names: list[str], sizes, *, out: Path | None = None, command: str = "python -m bench.run") -> list:
     """Run the named measurements with django set up; write the results; return the sections."""
     from django.db import connection
